@@ -1,0 +1,122 @@
+"""The ``Archive`` interface: the single source of truth of a run.
+
+Backends are chosen by URL (``sqlite:///run.db``, ``postgresql://...``) through :func:`godel.archive.open_archive`.
+Every backend passes the conformance suite in :mod:`godel.archive.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from godel.candidate import Candidate, Status
+
+__all__ = ["Archive", "CandidateRow", "Event", "RunInfo"]
+
+
+@dataclass
+class RunInfo:
+    id: int
+    name: str
+    task: str  # task name (directory name unless godel.toml says otherwise)
+    config: dict[str, Any]
+    status: str = "running"  # running | stopped | finished | failed
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "task": self.task,
+            "status": self.status,
+            "config": self.config,
+            "meta": self.meta,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """The few columns selection and progress need, without the code (cheap to load by the million)."""
+
+    id: int
+    iteration: int
+    parent_id: int | None
+    generation: int
+    status: Status
+    score: float | None
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """One record of the run's event stream; records are hash-chained per run (``prev_hash`` -> ``hash``)."""
+
+    id: int
+    run_id: int
+    seq: int  # 1, 2, 3... within the run
+    kind: str
+    actor: str
+    payload: Mapping[str, Any]
+    created_at: float
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "kind": self.kind,
+            "actor": self.actor,
+            "payload": dict(self.payload),
+            "created_at": self.created_at,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@runtime_checkable
+class Archive(Protocol):
+    """Storage of runs, candidates and events. Implementations must be safe to call from several threads."""
+
+    url: str
+
+    # runs
+    def create_run(
+        self, name: str, task: str, config: Mapping[str, Any], meta: Mapping[str, Any] | None = None
+    ) -> RunInfo: ...
+    def get_run(self, run: int | str) -> RunInfo: ...  # by id or name; raises UnknownRun
+    def runs(self) -> list[RunInfo]: ...
+    def latest_run(self, task: str | None = None) -> RunInfo | None: ...
+    def update_run(self, run_id: int, *, status: str | None = None, meta: Mapping[str, Any] | None = None) -> None: ...
+
+    # candidates
+    def add_candidate(self, cand: Candidate) -> int: ...  # sets cand.id; (run_id, iteration) is unique
+    def add_candidates(self, cands: Sequence[Candidate]) -> list[int]: ...  # one transaction
+    def update_candidate(self, cand: Candidate) -> None: ...  # status, results, verdict, flags, timings
+    def get_candidate(self, cid: int) -> Candidate: ...  # raises UnknownCandidate
+    def candidates(
+        self,
+        run_id: int,
+        *,
+        status: Status | Sequence[Status] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Candidate]: ...  # ordered by iteration
+    def rows(self, run_id: int) -> list[CandidateRow]: ...  # ordered by iteration
+    def count(self, run_id: int, status: Status | None = None) -> int: ...
+    def best(self, run_id: int) -> Candidate | None: ...  # highest-score OK candidate that is not flagged
+    def children(self, cid: int) -> list[Candidate]: ...
+    def lineage(self, cid: int) -> list[Candidate]: ...  # seed first, cid last
+    def find_by_digest(self, run_id: int, digest: str) -> int | None: ...  # a candidate with identical code
+
+    # events (hash-chained per run)
+    def add_event(self, run_id: int, kind: str, payload: Mapping[str, Any], actor: str = "engine") -> Event: ...
+    def events(self, run_id: int, since_seq: int = 0, limit: int | None = None) -> list[Event]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,205 @@
+"""Typed, validated run configuration.
+
+Read from the task's ``godel.toml`` (or ``godel.yaml``), then overridden by the command line. Unknown keys and bad
+values fail at start with a message that names the field and the fix (:func:`load_config`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from godel._model import Strict
+from godel.errors import ConfigError
+from godel.guard._config import GuardConfig
+from godel.llm._config import LLMConfig, ModelConfig
+from godel.sandbox._config import SandboxConfig
+
+__all__ = [
+    "Config",
+    "EvaluatorConfig",
+    "GuardConfig",
+    "LLMConfig",
+    "ModelConfig",
+    "ProposerConfig",
+    "RunConfig",
+    "SandboxConfig",
+    "SelectorConfig",
+    "TaskConfig",
+    "apply_overrides",
+    "load_config",
+]
+
+CONFIG_NAMES = ("godel.toml", "godel.yaml", "godel.yml")
+
+
+class TaskConfig(Strict):
+    """``[task]``: where the program and evaluator are, and what fitness is."""
+
+    name: str | None = None
+    program: str | None = Field(None, description="file with EVOLVE-BLOCKs, or a folder; default initial_program.py")
+    evaluator: str = "evaluator.py"
+    fixed: tuple[str, ...] = Field((), description="files of a folder program that must not change")
+    metric: str = "combined_score"
+    maximize: bool = True
+
+
+class RunConfig(Strict):
+    """``[run]``: budgets, parallelism, reproducibility."""
+
+    iterations: int = Field(40, ge=0, description="number of proposals after the seed")
+    seed: int = 0
+    max_wall_seconds: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    max_cost: float | None = Field(None, gt=0)
+    parallel: int = Field(2, ge=1, le=256, description="candidates in flight (proposal + evaluation)")
+    proposals_in_flight: int | None = Field(None, ge=1, description="default: parallel")
+    reject_duplicates: bool = True
+    storage: str | None = Field(None, description="archive URL; default sqlite:///godel.db in the working directory")
+
+
+class SelectorConfig(Strict):
+    """``[selector]``: parent selection."""
+
+    name: Literal["dgm", "fitness", "tournament", "greedy", "best-of-n"] = "dgm"
+    lambda_: float = Field(10.0, gt=0, alias="lambda")
+    alpha: float = 0.5
+    normalize: Literal["auto", "none", "mad"] = Field(
+        "auto", description="auto: median/MAD normalisation when scores leave [0, 1]"
+    )
+    tournament_size: int = Field(3, ge=1)
+    temperature: float = Field(1.0, gt=0)
+
+
+class ProposerConfig(Strict):
+    """``[proposer]``: who proposes edits."""
+
+    kind: Literal["llm", "mutate", "mix"] = "mix"
+    llm_share: float = Field(0.5, ge=0, le=1, description="with kind=mix, the share of proposals the LLM makes")
+    edit_format: Literal["diff", "full", "auto"] = "auto"
+    inspirations: int = Field(1, ge=0, le=8)
+    mutations_per_proposal: int = Field(2, ge=1, le=16)
+    prompt_tokens: int = Field(1536, ge=256, description="token budget for the prompt")
+    system_prompt: str | None = Field(None, description="path (relative to the task) of a system prompt template")
+    user_prompt: str | None = Field(None, description="path (relative to the task) of a user prompt template")
+
+
+class EvaluatorConfig(Strict):
+    """``[evaluator]``: cascade, repeats, timeouts."""
+
+    timeout_seconds: float = Field(60.0, gt=0, description="per stage, unless stage_timeouts says otherwise")
+    stage_timeouts: tuple[float, ...] = ()
+    cascade_thresholds: tuple[float, ...] = ()
+    repeats: int = Field(1, ge=1, le=100)
+    artifact_chars: int = Field(4000, ge=0, description="artifact text kept per key")
+
+
+class Config(Strict):
+    task: TaskConfig = TaskConfig()
+    run: RunConfig = RunConfig()
+    selector: SelectorConfig = SelectorConfig()
+    proposer: ProposerConfig = ProposerConfig()
+    evaluator: EvaluatorConfig = EvaluatorConfig()
+    sandbox: SandboxConfig = SandboxConfig()
+    llm: LLMConfig = LLMConfig()
+    guard: GuardConfig = GuardConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        if self.evaluator.stage_timeouts and any(t <= 0 for t in self.evaluator.stage_timeouts):
+            raise ValueError("evaluator.stage_timeouts must all be > 0")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _format_validation(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; `godel init` writes a commented example)"
+        parts.append(f"{loc}: {msg}")
+    return f"invalid configuration in {source}: " + "; ".join(parts)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        if path.suffix == ".toml":
+            with path.open("rb") as fh:
+                data: Any = tomllib.load(fh)
+        else:
+            data = yaml.safe_load(path.read_text()) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}", hint="fix the syntax error at the position shown") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must contain a table of sections, got {type(data).__name__}")
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as TOML, else taken as strings)."""
+    out: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form section.key=value", hint="e.g. run.seed=3")
+        key, _, raw = item.partition("=")
+        path = key.strip().split(".")
+        node = out
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+            node = child
+        node[path[-1]] = _parse_value(raw.strip())
+    return out
+
+
+def find_config_file(task_dir: Path) -> Path | None:
+    for name in CONFIG_NAMES:
+        p = task_dir / name
+        if p.is_file():
+            return p
+    return None
+
+
+def load_config(
+    task_dir: Path | None = None, overrides: Sequence[str] = (), extra: Mapping[str, Any] | None = None
+) -> Config:
+    """Load ``godel.toml``/``godel.yaml`` from ``task_dir`` (defaults when absent), then apply overrides.
+
+    ``extra`` is a nested mapping of values from dedicated CLI flags, applied last.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if task_dir is not None:
+        path = find_config_file(task_dir)
+        if path is not None:
+            data = _read_file(path)
+            source = str(path)
+    data = apply_overrides(data, overrides)
+    for section, values in (extra or {}).items():
+        if isinstance(values, Mapping):
+            merged = dict(data.get(section, {}))
+            merged.update({k: v for k, v in values.items() if v is not None})
+            data[section] = merged
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, source)) from exc

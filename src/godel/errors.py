@@ -1,0 +1,103 @@
+"""The exception hierarchy: every error godel raises on purpose is a :class:`GodelError`.
+
+Each subclass carries a ``hint`` so the CLI can print one line that names the cause and the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApplyError",
+    "ArchiveError",
+    "BudgetExhausted",
+    "ConfigError",
+    "EvaluationError",
+    "GodelError",
+    "GuardError",
+    "LLMError",
+    "ProposalError",
+    "SandboxError",
+    "SelectionError",
+    "TaskError",
+    "UnknownCandidate",
+    "UnknownRun",
+]
+
+
+class GodelError(Exception):
+    """Root of every error godel raises deliberately.
+
+    ``user_error`` marks errors caused by the user's input (bad config, broken task, unknown id): the CLI exits
+    non-zero for those and only those.
+    """
+
+    user_error: bool = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} (fix: {self.hint})"
+        return self.message
+
+
+class ConfigError(GodelError):
+    """Configuration that does not validate; the message names the field."""
+
+    user_error = True
+
+
+class TaskError(GodelError):
+    """A task directory that cannot be loaded: missing program, evaluator without ``evaluate``..."""
+
+    user_error = True
+
+
+class ArchiveError(GodelError):
+    """The archive cannot be opened, read or written."""
+
+    user_error = True
+
+
+class UnknownRun(ArchiveError):
+    """No run with that id or name in the archive."""
+
+
+class UnknownCandidate(ArchiveError):
+    """No candidate with that id in the archive."""
+
+
+class SelectionError(GodelError):
+    """Parent selection has nothing to choose from."""
+
+
+class ProposalError(GodelError):
+    """A proposer could not produce a candidate (model reply without an edit, ...)."""
+
+
+class ApplyError(ProposalError):
+    """An edit that does not apply to its parent (SEARCH text not found, edit outside EVOLVE-BLOCK...)."""
+
+
+class EvaluationError(GodelError):
+    """The evaluation pipeline itself failed (not the candidate)."""
+
+
+class SandboxError(GodelError):
+    """The sandbox could not run a job (infrastructure failure, not the candidate's own failure)."""
+
+
+class LLMError(GodelError):
+    """A model endpoint failed: unreachable, wrong model name, missing key, malformed reply."""
+
+
+class GuardError(GodelError):
+    """The guard cannot make decisions (missing, malformed or tampered constitution)."""
+
+    user_error = True
+
+
+class BudgetExhausted(GodelError):
+    """A budget (iterations, wall time, tokens, cost) ran out; not an error for the run as a whole."""

@@ -1,0 +1,1 @@
+"""See the private modules for details."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from godel._model import Strict
+
+__all__ = ["SandboxConfig"]
+
+
+class SandboxConfig(Strict):
+    """``[sandbox]`` in godel.toml."""
+
+    backend: Literal["auto", "zygote", "exec", "wasm", "unsafe-subprocess"] = "auto"
+    allow_unsafe: bool = Field(False, description="permit running candidates without containment")
+    memory_mb: int = Field(1024, ge=16)
+    max_processes: int = Field(32, ge=1)
+    output_bytes: int = Field(1_000_000, ge=1024)
+    disk_mb: int = Field(64, ge=1)
