@@ -15,13 +15,13 @@ __all__ = [
     "Evaluation",
     "Program",
     "Proposal",
-    "Status",
     "StageResult",
+    "Status",
     "unified_diff",
 ]
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Lifecycle of a candidate.
 
     Only ``OK`` candidates carry a score. ``FAILED`` and ``REJECTED`` always carry a reason; they are never scored
@@ -115,7 +115,9 @@ class Proposal:
 
     program: Program | None
     proposer: str
-    error: str | None = None  # set when the edit could not be produced or applied; fed back in the next prompt
+    error: str | None = (
+        None  # set when the edit could not be produced or applied; fed back in the next prompt
+    )
     edit: str = ""  # the raw edit (SEARCH/REPLACE blocks, rewrite, or mutation description)
     model: str | None = None
     prompt: str | None = None

@@ -42,7 +42,9 @@ class TaskConfig(Strict):
     """``[task]``: where the program and evaluator are, and what fitness is."""
 
     name: str | None = None
-    program: str | None = Field(None, description="file with EVOLVE-BLOCKs, or a folder; default initial_program.py")
+    program: str | None = Field(
+        None, description="file with EVOLVE-BLOCKs, or a folder; default initial_program.py"
+    )
     evaluator: str = "evaluator.py"
     fixed: tuple[str, ...] = Field((), description="files of a folder program that must not change")
     metric: str = "combined_score"
@@ -60,7 +62,9 @@ class RunConfig(Strict):
     parallel: int = Field(2, ge=1, le=256, description="candidates in flight (proposal + evaluation)")
     proposals_in_flight: int | None = Field(None, ge=1, description="default: parallel")
     reject_duplicates: bool = True
-    storage: str | None = Field(None, description="archive URL; default sqlite:///godel.db in the working directory")
+    storage: str | None = Field(
+        None, description="archive URL; default sqlite:///godel.db in the working directory"
+    )
 
 
 class SelectorConfig(Strict):
@@ -80,12 +84,16 @@ class ProposerConfig(Strict):
     """``[proposer]``: who proposes edits."""
 
     kind: Literal["llm", "mutate", "mix"] = "mix"
-    llm_share: float = Field(0.5, ge=0, le=1, description="with kind=mix, the share of proposals the LLM makes")
+    llm_share: float = Field(
+        0.5, ge=0, le=1, description="with kind=mix, the share of proposals the LLM makes"
+    )
     edit_format: Literal["diff", "full", "auto"] = "auto"
     inspirations: int = Field(1, ge=0, le=8)
     mutations_per_proposal: int = Field(2, ge=1, le=16)
     prompt_tokens: int = Field(1536, ge=256, description="token budget for the prompt")
-    system_prompt: str | None = Field(None, description="path (relative to the task) of a system prompt template")
+    system_prompt: str | None = Field(
+        None, description="path (relative to the task) of a system prompt template"
+    )
     user_prompt: str | None = Field(None, description="path (relative to the task) of a user prompt template")
 
 
@@ -138,7 +146,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         else:
             data = yaml.safe_load(path.read_text()) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}", hint="fix the syntax error at the position shown") from exc
+        raise ConfigError(
+            f"cannot parse {path}: {exc}", hint="fix the syntax error at the position shown"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     if not isinstance(data, dict):
@@ -158,7 +168,9 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
     out: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form section.key=value", hint="e.g. run.seed=3")
+            raise ConfigError(
+                f"override {item!r} is not of the form section.key=value", hint="e.g. run.seed=3"
+            )
         key, _, raw = item.partition("=")
         path = key.strip().split(".")
         node = out

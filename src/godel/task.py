@@ -60,7 +60,9 @@ def evolve_regions(path: str, text: str) -> list[Region]:
     for i, line in enumerate(lines):
         if EVOLVE_START in line:
             if start is not None:
-                raise TaskError(f"{path}:{i + 1}: nested {EVOLVE_START}", hint=f"close the block with {EVOLVE_END}")
+                raise TaskError(
+                    f"{path}:{i + 1}: nested {EVOLVE_START}", hint=f"close the block with {EVOLVE_END}"
+                )
             start = i + 1
         elif EVOLVE_END in line:
             if start is None:
@@ -100,7 +102,9 @@ class Task:
 
     def regions(self, program: Program) -> list[Region]:
         if self.mode == "folder":
-            return [Region(p, 0, len(t.splitlines())) for p, t in program.files.items() if p not in self.fixed]
+            return [
+                Region(p, 0, len(t.splitlines())) for p, t in program.files.items() if p not in self.fixed
+            ]
         return evolve_regions(program.main_path, program.files[program.main_path])
 
     def check_edit(self, parent: Program, child: Program) -> str | None:
@@ -169,7 +173,9 @@ def load_task(
     """Load and validate a task directory; every problem is a :class:`TaskError` or ``ConfigError``."""
     root = Path(task_dir).resolve()
     if not root.is_dir():
-        raise TaskError(f"task directory {task_dir} does not exist", hint="pass a folder, or run `godel init DIR`")
+        raise TaskError(
+            f"task directory {task_dir} does not exist", hint="pass a folder, or run `godel init DIR`"
+        )
     config = load_config(root, overrides, extra)
     tc = config.task
     if tc.program is not None:
@@ -215,7 +221,12 @@ def load_task(
         rel = p.relative_to(root)
         if not p.is_file() or any(part in _SKIP_DIRS or part.startswith(".") for part in rel.parts):
             continue
-        if p == prog or prog in p.parents or p.name in CONFIG_NAMES or p.suffix in (".db", ".db-wal", ".db-shm"):
+        if (
+            p == prog
+            or prog in p.parents
+            or p.name in CONFIG_NAMES
+            or p.suffix in (".db", ".db-wal", ".db-shm")
+        ):
             continue
         data = p.read_bytes()
         total += len(data)

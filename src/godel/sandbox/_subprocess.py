@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from godel.errors import SandboxError
-from godel.sandbox._base import RESULT_FD, Job, Limits, SandboxResult, Termination
+from godel.sandbox._base import Job, Limits, SandboxResult, Termination
 
 __all__ = ["SubprocessSandbox", "write_job_files"]
 
@@ -67,7 +67,6 @@ class SubprocessSandbox:
         self._flags = ["-I"] if isolated else []
 
     def run(self, job: Job) -> SandboxResult:
-        limits = job.limits
         scratch = Path(tempfile.mkdtemp(prefix="godel-job-"))
         try:
             write_job_files(scratch, job)
@@ -91,7 +90,7 @@ class SubprocessSandbox:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 pass_fds=(w_fd,),
-                preexec_fn=_preexec(limits),  # noqa: PLW1509 - needed for rlimits and setsid
+                preexec_fn=_preexec(limits),
             )
         except OSError as exc:
             os.close(r_fd)
@@ -148,7 +147,7 @@ class SubprocessSandbox:
         code = proc.returncode
         stderr = err.decode("utf-8", "replace")
         if termination is None:
-            if code == -signal.SIGXCPU or code == -signal.SIGKILL and cpu >= limits.cpu - 0.05:
+            if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu >= limits.cpu - 0.05):
                 termination, reason = "cpu_limit", f"CPU limit of {limits.cpu:g}s exceeded"
             elif "MemoryError" in stderr[-4000:] and code != 0:
                 termination, reason = "memory_limit", f"memory limit of {limits.memory_mb} MB exceeded"

@@ -1,0 +1,529 @@
+"""The evolution loop: select a parent, propose, guard, evaluate in the sandbox, admit to the archive.
+
+Determinism: iteration ``i`` picks its parent from the candidates of iterations ``<= i - W`` (``W`` = candidates in
+flight), with a random generator derived from ``(seed, i)`` only. The candidates a given iteration can see therefore
+never depend on thread timing, so an interrupted-then-resumed run equals an uninterrupted one for a deterministic
+proposer, and the seed makes runs reproducible.
+
+Durability: a proposal is stored (status ``pending``) before it is evaluated and updated after, so a crash loses at
+most in-flight evaluations, which ``resume`` re-runs; a stored result is never evaluated again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from godel.archive._base import Archive, CandidateRow, RunInfo
+from godel.candidate import Candidate, Evaluation, Proposal, Status, unified_diff
+from godel.errors import EvaluationError, GodelError, SandboxError
+from godel.evaluate import Evaluator
+from godel.guard._base import Guard, Verdict
+from godel.propose._base import ProposalContext, Proposer
+from godel.sandbox._base import Sandbox
+from godel.select._base import Selector
+from godel.task import Task
+
+__all__ = ["Engine", "Progress", "RunSummary", "iteration_rng"]
+
+
+def iteration_rng(seed: int, iteration: int, purpose: str) -> random.Random:
+    """A generator that depends only on the run seed, the iteration and what it is for."""
+    digest = hashlib.sha256(f"{seed}:{iteration}:{purpose}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+@dataclass
+class Progress:
+    """What a progress display shows; updated after every finished candidate."""
+
+    run_id: int
+    run_name: str
+    iteration: int = 0
+    total: int = 0
+    done: int = 0
+    best_score: float | None = None
+    best_id: int | None = None
+    seed_score: float | None = None
+    proposals: int = 0
+    valid_proposals: int = 0
+    ok: int = 0
+    failed: int = 0
+    rejected: int = 0
+    awaiting: int = 0
+    evaluations: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    last_reason: str | None = None
+
+    @property
+    def valid_rate(self) -> float:
+        return self.valid_proposals / self.proposals if self.proposals else 0.0
+
+    @property
+    def evals_per_second(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.evaluations / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    run_name: str
+    stopped: str  # why the loop stopped: "iterations" | "wall time" | "tokens" | "cost" | "interrupted"
+    progress: Progress
+    best: Candidate | None
+    seed: Candidate | None
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.progress
+        return {
+            "run_id": self.run_id,
+            "run_name": self.run_name,
+            "stopped": self.stopped,
+            "candidates": p.done,
+            "ok": p.ok,
+            "failed": p.failed,
+            "rejected": p.rejected,
+            "awaiting_approval": p.awaiting,
+            "valid_proposal_rate": round(p.valid_rate, 4),
+            "evaluations_per_second": round(p.evals_per_second, 3),
+            "tokens": p.tokens,
+            "cost": p.cost,
+            "seed_score": self.seed.score if self.seed else None,
+            "best_score": self.best.score if self.best else None,
+            "best_id": self.best.id if self.best else None,
+            "seconds": round(time.monotonic() - p.started, 3),
+        }
+
+
+class Engine:
+    """One run of the loop over an archive. Create with the parts; call :meth:`run`."""
+
+    def __init__(
+        self,
+        task: Task,
+        archive: Archive,
+        *,
+        proposer: Proposer,
+        selector_factory: Callable[[], Selector],
+        sandbox: Sandbox,
+        guard: Guard | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.task = task
+        self.archive = archive
+        self.proposer = proposer
+        self.selector_factory = selector_factory
+        self.sandbox = sandbox
+        self.guard = guard
+        self.evaluator = Evaluator(task, sandbox)
+        self.on_progress = on_progress
+        self.on_event = on_event
+        cfg = task.config.run
+        self.seed = cfg.seed
+        self.window = cfg.parallel
+        self._cache: OrderedDict[int, Candidate] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._stop_requested = threading.Event()
+
+    # -- public -------------------------------------------------------------------------------------------------
+
+    def start_run(self, *, resume: bool = False, name: str | None = None) -> RunInfo:
+        """The run to work on: the task's latest run when resuming, else a new one."""
+        if resume:
+            run = self.archive.get_run(name) if name else self.archive.latest_run(self.task.name)
+            if run is None:
+                raise GodelError(
+                    f"no run of task {self.task.name!r} in {self.archive.url} to resume",
+                    hint="start one without --resume",
+                )
+            self.archive.update_run(run.id, status="running")
+            self._event(run.id, "resume", {"config": self.task.config.to_dict()})
+            return run
+        base = name or self.task.name
+        existing = {r.name for r in self.archive.runs()}
+        run_name, n = base, 1
+        while run_name in existing:
+            n += 1
+            run_name = f"{base}-{n}"
+        run = self.archive.create_run(
+            run_name,
+            self.task.name,
+            self.task.config.to_dict(),
+            {"task": self.task.info(), "sandbox": self.sandbox.name, "sandbox_trusted": self.sandbox.trusted},
+        )
+        if self.sandbox.trusted:
+            self._event(
+                run.id, "warning", {"message": "candidates run WITHOUT containment (unsafe-subprocess)"}
+            )
+        return run
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    def run(self, *, resume: bool = False, name: str | None = None) -> RunSummary:
+        run = self.start_run(resume=resume, name=name)
+        if self.guard is not None:
+            self.guard.start(self.archive, run.id, self.task)
+        return self.run_existing(run)
+
+    def run_existing(self, run: RunInfo) -> RunSummary:
+        cfg = self.task.config.run
+        progress = Progress(run.id, run.name, total=cfg.iterations)
+        rows = {r.iteration: r for r in self.archive.rows(run.id)}
+        seed_cand = self._ensure_seed(run, rows, progress)
+        selector = self.selector_factory()
+        digests: dict[str, tuple[int, int]] = {}  # code digest -> (first iteration, id)
+        feedback: dict[int, deque[str]] = {}
+        self._observe(selector, seed_cand, digests, feedback, progress)
+        stopped = "iterations"
+        pool = ThreadPoolExecutor(max_workers=self.window, thread_name_prefix="godel-worker")
+        futures: dict[int, Future[Candidate]] = {}  # in flight
+        finished: dict[int, Candidate] = {}  # done, not yet fed to the selector
+        try:
+            observed_upto = 0
+            for i in range(1, cfg.iterations + 1):
+                reason = self._budget_left(progress)
+                if reason is not None:
+                    stopped = reason
+                    break
+                # Feed the selector, in iteration order, everything up to i - W.
+                while observed_upto < i - self.window:
+                    observed_upto += 1
+                    cand = self._take(observed_upto, rows, futures, finished, progress)
+                    if cand is not None:
+                        self._observe(selector, cand, digests, feedback, progress)
+                row = rows.get(i)
+                if row is not None and (row.status.terminal or row.status == Status.AWAITING_APPROVAL):
+                    continue  # stored result from an earlier session: never evaluated twice
+                if row is not None:  # pending: proposal stored, evaluation lost in a crash
+                    futures[i] = pool.submit(self._evaluate_stored, row.id)
+                else:
+                    parent_id = selector.pick(iteration_rng(self.seed, i, "select"))
+                    k = self.task.config.proposer.inspirations
+                    inspirations = tuple(c for c in selector.top(k + 1) if c != parent_id)[:k]
+                    futures[i] = pool.submit(
+                        self._iterate,
+                        run.id,
+                        i,
+                        parent_id,
+                        inspirations,
+                        tuple(feedback.get(parent_id, ())),
+                        dict(digests),
+                    )
+                self._collect(futures, finished, progress, block=len(futures) >= self.window)
+            while futures:
+                self._collect(futures, finished, progress, block=True)
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+            self._stop_requested.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            status = "stopped" if stopped == "interrupted" else "finished"
+            self.archive.update_run(run.id, status=status, meta={"stopped": stopped})
+            self._event(run.id, "run_end", {"stopped": stopped, "done": progress.done})
+        if self._stop_requested.is_set() and stopped == "iterations":
+            stopped = "interrupted"
+        best = self.archive.best(run.id)
+        return RunSummary(run.id, run.name, stopped, progress, best, seed_cand)
+
+    # -- loop internals -----------------------------------------------------------------------------------------
+
+    def _budget_left(self, progress: Progress) -> str | None:
+        cfg = self.task.config.run
+        if self._stop_requested.is_set():
+            return "interrupted"
+        if cfg.max_wall_seconds is not None and time.monotonic() - progress.started >= cfg.max_wall_seconds:
+            return "wall time"
+        if cfg.max_tokens is not None and progress.tokens >= cfg.max_tokens:
+            return "tokens"
+        if cfg.max_cost is not None and progress.cost >= cfg.max_cost:
+            return "cost"
+        return None
+
+    def _take(
+        self,
+        iteration: int,
+        rows: dict[int, CandidateRow],
+        futures: dict[int, Future[Candidate]],
+        finished: dict[int, Candidate],
+        progress: Progress,
+    ) -> Candidate | None:
+        """The finished candidate of ``iteration``, waiting for it if it is still in flight."""
+        if iteration in finished:
+            return finished.pop(iteration)
+        fut = futures.pop(iteration, None)
+        if fut is not None:
+            cand = fut.result()  # errors raised in a worker surface here
+            self._account(cand, progress)
+            return cand
+        row = rows.get(iteration)
+        return self._get(row.id) if row is not None else None
+
+    def _collect(
+        self,
+        futures: dict[int, Future[Candidate]],
+        finished: dict[int, Candidate],
+        progress: Progress,
+        *,
+        block: bool,
+    ) -> None:
+        if block and futures and not any(f.done() for f in futures.values()):
+            wait(futures.values(), return_when=FIRST_COMPLETED)
+        for i in sorted(i for i, f in futures.items() if f.done()):
+            cand = futures.pop(i).result()
+            self._account(cand, progress)
+            finished[i] = cand
+
+    def _account(self, cand: Candidate, progress: Progress) -> None:
+        progress.done += 1
+        progress.iteration = max(progress.iteration, cand.iteration)
+        progress.proposals += 1
+        if cand.failure_stage != "propose":
+            progress.valid_proposals += 1
+        if cand.evaluation:
+            progress.evaluations += 1
+        progress.tokens += cand.tokens_in + cand.tokens_out
+        progress.cost += cand.cost
+        if cand.status == Status.OK:
+            progress.ok += 1
+            if (
+                cand.score is not None
+                and not cand.flags
+                and (progress.best_score is None or cand.score > progress.best_score)
+            ):
+                progress.best_score, progress.best_id = cand.score, cand.id
+        elif cand.status == Status.FAILED:
+            progress.failed += 1
+            progress.last_reason = cand.reason
+        elif cand.status == Status.REJECTED:
+            progress.rejected += 1
+            progress.last_reason = cand.reason
+        elif cand.status == Status.AWAITING_APPROVAL:
+            progress.awaiting += 1
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    def _observe(
+        self,
+        selector: Selector,
+        cand: Candidate,
+        digests: dict[str, tuple[int, int]],
+        feedback: dict[int, deque[str]],
+        progress: Progress,
+    ) -> None:
+        assert cand.id is not None
+        selector.observe(
+            CandidateRow(
+                cand.id,
+                cand.iteration,
+                cand.parent_id,
+                cand.generation,
+                cand.status,
+                cand.score,
+                bool(cand.flags),
+            )
+        )
+        if cand.failure_stage not in ("propose", "duplicate"):
+            digests.setdefault(cand.program.digest(), (cand.iteration, cand.id))
+        if cand.parent_id is not None and cand.status in (Status.FAILED, Status.REJECTED) and cand.reason:
+            feedback.setdefault(cand.parent_id, deque(maxlen=3)).append(cand.reason)
+        if cand.iteration == 0:
+            progress.seed_score = cand.score
+        if (
+            cand.status == Status.OK
+            and cand.score is not None
+            and not cand.flags
+            and (progress.best_score is None or cand.score > progress.best_score)
+        ):
+            progress.best_score, progress.best_id = cand.score, cand.id
+
+    def _ensure_seed(self, run: RunInfo, rows: dict[int, CandidateRow], progress: Progress) -> Candidate:
+        row = rows.get(0)
+        if row is not None and row.status.terminal:
+            seed = self._get(row.id)
+        else:
+            if row is None:
+                seed = Candidate(run_id=run.id, iteration=0, program=self.task.program, proposer="seed")
+                seed.created_at = time.time()
+                self.archive.add_candidate(seed)
+                self._event(run.id, "proposal", {"candidate": seed.id, "iteration": 0, "proposer": "seed"})
+            else:
+                seed = self._get(row.id)
+            self._run_evaluation(seed)
+        if seed.status != Status.OK:
+            raise EvaluationError(
+                f"the seed program fails its own evaluation: {seed.reason}",
+                hint=f"fix {self.task.program_path} or {self.task.evaluator_path}; `godel show {seed.id}` has details",
+            )
+        progress.seed_score = seed.score
+        return seed
+
+    def _get(self, cid: int) -> Candidate:
+        with self._cache_lock:
+            cand = self._cache.get(cid)
+            if cand is not None:
+                self._cache.move_to_end(cid)
+                return cand
+        cand = self.archive.get_candidate(cid)
+        self._remember(cand)
+        return cand
+
+    def _remember(self, cand: Candidate) -> None:
+        if cand.id is None:
+            return
+        with self._cache_lock:
+            self._cache[cand.id] = cand
+            self._cache.move_to_end(cand.id)
+            while len(self._cache) > 4096:
+                self._cache.popitem(last=False)
+
+    def _event(self, run_id: int, kind: str, payload: dict[str, Any], actor: str = "engine") -> None:
+        self.archive.add_event(run_id, kind, payload, actor)
+        if self.on_event is not None:
+            self.on_event(kind, payload)
+
+    # -- one iteration (worker thread) --------------------------------------------------------------------------
+
+    def _iterate(
+        self,
+        run_id: int,
+        iteration: int,
+        parent_id: int,
+        inspiration_ids: Sequence[int],
+        feedback: Sequence[str],
+        digests: dict[str, tuple[int, int]],
+    ) -> Candidate:
+        parent = self._get(parent_id)
+        ctx = ProposalContext(
+            task=self.task,
+            parent=parent,
+            iteration=iteration,
+            inspirations=tuple(self._get(c) for c in inspiration_ids),
+            feedback=tuple(feedback),
+        )
+        t0 = time.monotonic()
+        try:
+            proposal = self.proposer.propose(ctx, iteration_rng(self.seed, iteration, "propose"))
+        except GodelError as exc:
+            proposal = Proposal(program=None, proposer=getattr(self.proposer, "name", "?"), error=str(exc))
+        propose_s = time.monotonic() - t0
+        cand = Candidate(
+            run_id=run_id,
+            iteration=iteration,
+            program=proposal.program or parent.program,
+            parent_id=parent.id,
+            generation=parent.generation + 1,
+            proposer=proposal.proposer,
+            model=proposal.model,
+            prompt=proposal.prompt,
+            edit=proposal.edit,
+            tokens_in=proposal.tokens_in,
+            tokens_out=proposal.tokens_out,
+            cost=proposal.cost,
+            timings={"propose": round(propose_s, 6)},
+            created_at=time.time(),
+        )
+        if proposal.meta:
+            cand.evaluation["proposal_meta"] = dict(proposal.meta)
+        if not proposal.ok or proposal.program is None:
+            return self._store_final(cand, Status.FAILED, f"proposal: {proposal.error}", "propose")
+        illegal = self.task.check_edit(parent.program, proposal.program)
+        if illegal is not None:
+            return self._store_final(cand, Status.FAILED, f"proposal: {illegal}", "propose")
+        cand.diff = unified_diff(parent.program, proposal.program)
+        dup = digests.get(proposal.program.digest())
+        if self.task.config.run.reject_duplicates and dup is not None and dup[0] <= iteration - self.window:
+            return self._store_final(cand, Status.REJECTED, f"duplicate of candidate {dup[1]}", "duplicate")
+        if self.guard is not None:
+            t1 = time.monotonic()
+            verdict: Verdict = self.guard.check(self.task, parent.program, proposal.program, proposal)
+            cand.timings["guard"] = round(time.monotonic() - t1, 6)
+            cand.verdict = verdict.to_dict()
+            if verdict.decision == "deny":
+                return self._store_final(
+                    cand, Status.REJECTED, "guard: " + "; ".join(verdict.reasons), "guard"
+                )
+            if verdict.decision == "require_approval":
+                cand.status = Status.AWAITING_APPROVAL
+                cand.reason = "awaiting approval: " + "; ".join(verdict.reasons)
+                self.archive.add_candidate(cand)
+                self._remember(cand)
+                self._event(run_id, "verdict", {"candidate": cand.id, **verdict.to_dict()})
+                return cand
+        self.archive.add_candidate(cand)
+        self._remember(cand)
+        self._event(
+            run_id,
+            "proposal",
+            {"candidate": cand.id, "iteration": iteration, "parent": parent.id, "proposer": cand.proposer},
+        )
+        if cand.verdict:
+            self._event(run_id, "verdict", {"candidate": cand.id, **cand.verdict})
+        self._run_evaluation(cand)
+        return cand
+
+    def _evaluate_stored(self, cid: int) -> Candidate:
+        cand = self._get(cid)
+        self._run_evaluation(cand)
+        return cand
+
+    def _store_final(self, cand: Candidate, status: Status, reason: str, stage: str) -> Candidate:
+        cand.status, cand.reason, cand.failure_stage = status, reason, stage
+        cand.updated_at = time.time()
+        self.archive.add_candidate(cand)
+        self._remember(cand)
+        self._event(
+            cand.run_id,
+            "rejection" if status == Status.REJECTED else "failure",
+            {"candidate": cand.id, "iteration": cand.iteration, "stage": stage, "reason": reason},
+        )
+        return cand
+
+    def _run_evaluation(self, cand: Candidate) -> None:
+        t0 = time.monotonic()
+        try:
+            ev = self.evaluator.evaluate(cand.program, label=f"candidate {cand.id}")
+        except SandboxError as exc:
+            # Infrastructure failure: recorded as such (not as the candidate's score), visible in the reason.
+            ev = Evaluation(ok=False, score=None, reason=f"sandbox: {exc}")
+        cand.timings["evaluate"] = round(time.monotonic() - t0, 6)
+        cand.evaluation.update(ev.to_dict())
+        cand.metrics = dict(ev.metrics)
+        cand.artifacts = dict(ev.artifacts)
+        if ev.ok:
+            cand.status, cand.score, cand.reason, cand.failure_stage = Status.OK, ev.score, None, None
+            if self.guard is not None:
+                history = [self._get(cand.parent_id)] if cand.parent_id is not None else []
+                cand.flags = list(self.guard.review(self.task, cand, history))
+        else:
+            cand.status, cand.score = Status.FAILED, None
+            cand.reason = ev.reason
+            cand.failure_stage = "sandbox" if (ev.reason or "").startswith("sandbox:") else "evaluate"
+        cand.updated_at = time.time()
+        self.archive.update_candidate(cand)
+        self._remember(cand)
+        self._event(
+            cand.run_id,
+            "evaluation",
+            {
+                "candidate": cand.id,
+                "iteration": cand.iteration,
+                "status": cand.status.value,
+                "score": cand.score,
+                "reason": cand.reason,
+                "seconds": cand.timings["evaluate"],
+                "flags": cand.flags,
+            },
+        )
