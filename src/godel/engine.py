@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from godel.archive._base import Archive, CandidateRow, RunInfo
-from godel.candidate import Candidate, Evaluation, Proposal, Status, unified_diff
+from godel.candidate import Candidate, Evaluation, Program, Proposal, Status, unified_diff
 from godel.errors import EvaluationError, GodelError, SandboxError
 from godel.evaluate import Evaluator
 from godel.guard._base import Guard, Verdict
@@ -238,6 +238,27 @@ class Engine:
         best = self.archive.best(run.id)
         return RunSummary(run.id, run.name, stopped, progress, best, seed_cand)
 
+    def try_programs(self, programs: Sequence[tuple[str, Program]]) -> list[tuple[str, Candidate]]:
+        """Evaluate hand-written programs as children of the seed through the whole pipeline.
+
+        They go to the task's ``<task>-try`` run (created on first use), so evolution runs stay untouched.
+        """
+        name = f"{self.task.name}-try"
+        existing = {r.name: r for r in self.archive.runs()}
+        run = existing.get(name) or self.start_run(name=name)
+        if self.guard is not None:
+            self.guard.start(self.archive, run.id, self.task)
+        rows = {r.iteration: r for r in self.archive.rows(run.id)}
+        seed = self._ensure_seed(run, rows, Progress(run.id, run.name))
+        nxt = max(rows, default=0) + 1
+        results: list[tuple[str, Candidate]] = []
+        for label, program in programs:
+            proposal = Proposal(program=program, proposer="manual", edit=f"program from {label}")
+            cand = self._admit(run.id, nxt, seed, proposal, 0.0, {})
+            results.append((label, cand))
+            nxt += 1
+        return results
+
     # -- loop internals -----------------------------------------------------------------------------------------
 
     def _budget_left(self, progress: Progress) -> str | None:
@@ -419,6 +440,18 @@ class Engine:
         except GodelError as exc:
             proposal = Proposal(program=None, proposer=getattr(self.proposer, "name", "?"), error=str(exc))
         propose_s = time.monotonic() - t0
+        return self._admit(run_id, iteration, parent, proposal, propose_s, digests)
+
+    def _admit(
+        self,
+        run_id: int,
+        iteration: int,
+        parent: Candidate,
+        proposal: Proposal,
+        propose_s: float,
+        digests: dict[str, tuple[int, int]],
+    ) -> Candidate:
+        """Check, store and evaluate a proposal as a child of ``parent``."""
         cand = Candidate(
             run_id=run_id,
             iteration=iteration,
