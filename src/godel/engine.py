@@ -24,7 +24,7 @@ from typing import Any
 from godel.archive._base import Archive, CandidateRow, RunInfo
 from godel.candidate import Candidate, Evaluation, Program, Proposal, Status, unified_diff
 from godel.errors import EvaluationError, GodelError, SandboxError
-from godel.evaluate import Evaluator
+from godel.executor import Executor, LocalExecutor
 from godel.guard._base import Guard, Verdict
 from godel.propose._base import ProposalContext, Proposer
 from godel.sandbox._base import Sandbox
@@ -117,6 +117,7 @@ class Engine:
         selector_factory: Callable[[], Selector],
         sandbox: Sandbox,
         guard: Guard | None = None,
+        executor: Executor | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
@@ -126,7 +127,9 @@ class Engine:
         self.selector_factory = selector_factory
         self.sandbox = sandbox
         self.guard = guard
-        self.evaluator = Evaluator(task, sandbox)
+        self.executor: Executor = executor if executor is not None else LocalExecutor(task, sandbox)
+        self._best_lock = threading.Lock()
+        self._best_seen: float | None = None
         self.on_progress = on_progress
         self.on_event = on_event
         cfg = task.config.run
@@ -182,6 +185,8 @@ class Engine:
         progress = Progress(run.id, run.name, total=cfg.iterations)
         rows = {r.iteration: r for r in self.archive.rows(run.id)}
         seed_cand = self._ensure_seed(run, rows, progress)
+        stored_best = self.archive.best(run.id)
+        self._best_seen = stored_best.score if stored_best is not None else None
         selector = self.selector_factory()
         digests: dict[str, tuple[int, int]] = {}  # code digest -> (first iteration, id)
         feedback: dict[int, deque[str]] = {}
@@ -507,6 +512,25 @@ class Engine:
         self._run_evaluation(cand)
         return cand
 
+    def _review(self, cand: Candidate) -> list[str]:
+        """Hacking flags; candidates that would become best also get the guard's hold-out check."""
+        assert self.guard is not None and cand.score is not None
+        history = [self._get(cand.parent_id)] if cand.parent_id is not None else []
+        flags = list(self.guard.review(self.task, cand, history))
+        with self._best_lock:
+            would_be_best = self._best_seen is None or cand.score > self._best_seen
+        holdout = getattr(self.guard, "holdout", None)
+        if would_be_best and holdout is not None and cand.iteration > 0:
+            flags.extend(holdout(self.task, cand, self._evaluate_with))
+        if not flags:
+            with self._best_lock:
+                if self._best_seen is None or cand.score > self._best_seen:
+                    self._best_seen = cand.score
+        return flags
+
+    def _evaluate_with(self, program: Program, evaluator_file: str) -> Evaluation:
+        return self.executor.evaluate(program, evaluator_file=evaluator_file, label="hold-out")
+
     def _evaluate_stored(self, cid: int) -> Candidate:
         cand = self._get(cid)
         self._run_evaluation(cand)
@@ -527,7 +551,7 @@ class Engine:
     def _run_evaluation(self, cand: Candidate) -> None:
         t0 = time.monotonic()
         try:
-            ev = self.evaluator.evaluate(cand.program, label=f"candidate {cand.id}")
+            ev = self.executor.evaluate(cand.program, label=f"candidate {cand.id}")
         except SandboxError as exc:
             # Infrastructure failure: recorded as such (not as the candidate's score), visible in the reason.
             ev = Evaluation(ok=False, score=None, reason=f"sandbox: {exc}")
@@ -538,8 +562,7 @@ class Engine:
         if ev.ok:
             cand.status, cand.score, cand.reason, cand.failure_stage = Status.OK, ev.score, None, None
             if self.guard is not None:
-                history = [self._get(cand.parent_id)] if cand.parent_id is not None else []
-                cand.flags = list(self.guard.review(self.task, cand, history))
+                cand.flags = self._review(cand)
         else:
             cand.status, cand.score = Status.FAILED, None
             cand.reason = ev.reason

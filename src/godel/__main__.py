@@ -1,0 +1,3 @@
+from godel.cli import main
+
+main()

@@ -1,0 +1,148 @@
+"""The loop end to end: real archive (SQLite), real processes, local mutations (deterministic, no model)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from godel.archive import open_archive
+from godel.candidate import Program, Status
+from godel.engine import Engine, Progress
+from godel.errors import EvaluationError
+from godel.propose import MutationProposer
+from godel.sandbox._subprocess import SubprocessSandbox
+from godel.select import make_selector
+from godel.task import Task, load_task
+from tests.helpers import EXAMPLES
+
+
+def _task(tmp_path: Path, iterations: int, *extra: str, example: str = "function_minimization") -> Task:
+    root = tmp_path / example
+    if not root.exists():
+        shutil.copytree(EXAMPLES / example, root)
+    return load_task(
+        root,
+        [f"run.iterations={iterations}", "proposer.kind='mutate'", "guard.enabled=false", *extra],
+    )
+
+
+def _engine(task: Task, url: str, **kw: Any) -> Engine:
+    return Engine(
+        task,
+        open_archive(url),
+        proposer=MutationProposer(task.config.proposer),
+        selector_factory=lambda: make_selector(task.config.selector),
+        sandbox=SubprocessSandbox(),
+        **kw,
+    )
+
+
+def _trace(url: str, run_name: str | None = None) -> list[tuple[Any, ...]]:
+    archive = open_archive(url)
+    run = archive.get_run(run_name) if run_name else archive.latest_run()
+    assert run is not None
+    by_id = {c.id: c for c in archive.candidates(run.id)}
+    out = [
+        (
+            c.iteration,
+            by_id[c.parent_id].iteration if c.parent_id is not None else None,
+            c.program.digest(),
+            c.status.value,
+            c.score,
+            c.reason,
+        )
+        for c in archive.candidates(run.id)
+    ]
+    archive.close()
+    return out
+
+
+def test_run_stores_every_candidate_and_improves(tmp_path: Path) -> None:
+    task = _task(tmp_path, 30)
+    url = f"sqlite:///{tmp_path}/a.db"
+    summary = _engine(task, url).run()
+    assert summary.stopped == "iterations"
+    assert summary.seed is not None and summary.seed.score is not None
+    assert summary.best is not None and summary.best.score is not None
+    assert summary.best.score >= summary.seed.score
+    trace = _trace(url)
+    assert [t[0] for t in trace] == list(range(31))
+    for it, parent, _digest, status, score, reason in trace:
+        assert status in ("ok", "failed", "rejected")
+        assert (score is None) == (status != "ok")
+        assert (reason is None) == (status == "ok")
+        assert it == 0 or parent is not None
+
+
+def test_same_seed_same_run(tmp_path: Path) -> None:
+    task = _task(tmp_path, 12, "run.parallel=3")
+    a, b = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    _engine(task, a).run()
+    _engine(task, b).run()
+    assert _trace(a) == _trace(b)
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path) -> None:
+    task = _task(tmp_path, 16, "run.parallel=2")
+    whole, parts = f"sqlite:///{tmp_path}/whole.db", f"sqlite:///{tmp_path}/parts.db"
+    _engine(task, whole).run()
+
+    engine = _engine(task, parts)
+
+    def stop_after_five(p: Progress) -> None:
+        if p.done >= 5:
+            engine.request_stop()
+
+    engine.on_progress = stop_after_five
+    first = engine.run()
+    assert first.stopped == "interrupted"
+    assert len(_trace(parts)) < 17
+    # Simulate a crash that lost an evaluation: put the last candidate back to pending.
+    archive = open_archive(parts)
+    run = archive.latest_run()
+    assert run is not None
+    last = archive.candidates(run.id)[-1]
+    last.status, last.score, last.reason, last.metrics = Status.PENDING, None, None, {}
+    archive.update_candidate(last)
+    archive.close()
+    second = _engine(task, parts).run(resume=True)
+    assert second.stopped == "iterations"
+    assert _trace(parts) == _trace(whole)
+
+
+def test_seed_that_fails_stops_the_run(make_task: Callable[[dict[str, str]], Path], tmp_path: Path) -> None:
+    root = make_task(
+        {
+            "initial_program.py": "# EVOLVE-BLOCK-START\nX = 1\n# EVOLVE-BLOCK-END\n",
+            "evaluator.py": "def evaluate(p):\n    raise RuntimeError('evaluator is broken')\n",
+        }
+    )
+    task = load_task(root, ["proposer.kind='mutate'", "guard.enabled=false"])
+    with pytest.raises(EvaluationError, match="evaluator is broken"):
+        _engine(task, f"sqlite:///{tmp_path}/s.db").run()
+    # The failure itself is stored, with its reason.
+    archive = open_archive(f"sqlite:///{tmp_path}/s.db")
+    run = archive.latest_run()
+    assert run is not None
+    seed = archive.candidates(run.id)[0]
+    assert seed.status == Status.FAILED and "evaluator is broken" in (seed.reason or "")
+
+
+def test_try_programs_goes_through_the_pipeline(tmp_path: Path) -> None:
+    task = _task(tmp_path, 0)
+    url = f"sqlite:///{tmp_path}/t.db"
+    good = task.program.files["initial_program.py"].replace("iterations=60", "iterations=600")
+    bad = task.program.files["initial_program.py"].replace("    return best_x, best_y, best_value\n", "    return 1\n")
+    outside = task.program.files["initial_program.py"].replace("(x**2 + y**2) / 20", "0")
+    results = _engine(task, url).try_programs(
+        [(name, Program.single("initial_program.py", text)) for name, text in
+         (("good", good), ("bad", bad), ("outside", outside))]
+    )
+    by = {name: c for name, c in results}
+    assert by["good"].status == Status.OK and by["good"].score is not None
+    assert by["bad"].status == Status.FAILED and "evaluate" in (by["bad"].failure_stage or "")
+    assert by["outside"].status == Status.FAILED and "outside the EVOLVE-BLOCK" in (by["outside"].reason or "")
