@@ -1,1 +1,43 @@
-"""See the private modules for details."""
+"""The archive: every run, candidate (code, lineage, outcome) and hash-chained event, in SQLite or PostgreSQL.
+
+Open one with :func:`open_archive` and a URL::
+
+    archive = open_archive("sqlite:///.godel/archive.db")          # relative to the current directory
+    archive = open_archive("postgresql+psycopg://user:pw@host:5432/godel")
+
+Opening creates the schema, or upgrades an archive made by an older godel (Alembic migrations shipped in
+``godel/archive/migrations``); an archive from a newer godel is refused with :class:`~godel.errors.ArchiveError`.
+Every backend passes the conformance suite in :mod:`godel.archive.testing`.
+"""
+
+from __future__ import annotations
+
+from godel.archive._base import Archive, CandidateRow, Event, RunInfo
+from godel.archive._chain import GENESIS, canonical_json, event_hash, verify_chain
+from godel.archive._sql import RUN_STATUSES, SUPPORTED_SCHEMES, SQLArchive, normalise_url
+
+__all__ = [
+    "GENESIS",
+    "RUN_STATUSES",
+    "SUPPORTED_SCHEMES",
+    "Archive",
+    "CandidateRow",
+    "Event",
+    "RunInfo",
+    "SQLArchive",
+    "canonical_json",
+    "event_hash",
+    "normalise_url",
+    "open_archive",
+    "verify_chain",
+]
+
+
+def open_archive(url: str) -> Archive:
+    """Open (creating or upgrading) the archive at ``url``; the backend is chosen by the URL's scheme.
+
+    ``sqlite:///rel/path.db`` (relative to the current directory), ``sqlite:////abs/path.db``, ``sqlite://``
+    (in memory), ``postgresql://``, ``postgres://`` or ``postgresql+psycopg://`` (psycopg 3). Any other scheme
+    raises :class:`~godel.errors.ArchiveError` naming the supported ones.
+    """
+    return SQLArchive(url)

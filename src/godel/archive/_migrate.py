@@ -1,0 +1,114 @@
+"""Creating and upgrading the archive schema with the Alembic migrations packaged in ``godel/archive/migrations``.
+
+Run on every open: a fresh database gets the whole schema, an archive made by an older godel is upgraded in one
+transaction (SQLite also keeps a copy of the file from before), and an archive made by a newer godel is refused
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from godel.errors import ArchiveError
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "known_revisions", "migrate"]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_PG_LOCK_KEY = 0x60DE1  # advisory lock id serialising concurrent first opens of one PostgreSQL database
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def known_revisions() -> tuple[str, ...]:
+    """Every revision this godel knows, oldest first."""
+    return tuple(reversed([s.revision for s in _script().walk_revisions()]))
+
+
+def head_revision() -> str:
+    head = _script().get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise ArchiveError(f"no migrations found in {MIGRATIONS_DIR}", hint="reinstall godel")
+    return head
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _check(conn: sa.Connection, where: str) -> str | None:
+    """The database's revision if this godel can use or upgrade it; raises ArchiveError otherwise."""
+    current = current_revision(conn)
+    if current is not None and current not in known_revisions():
+        raise ArchiveError(
+            f"the archive {where} has schema revision {current!r}, newer than this godel knows "
+            f"(up to {head_revision()!r}); it was written by a newer godel",
+            hint="upgrade godel (pip install -U godel) to open it; nothing in the archive was changed",
+        )
+    if current is None:
+        names = set(sa.inspect(conn).get_table_names())
+        ours = {"runs", "candidates", "events"} & names
+        if ours:
+            raise ArchiveError(
+                f"the database {where} already has table(s) {sorted(ours)} but no godel schema revision; "
+                "it is not a godel archive (or its alembic_version table was dropped)",
+                hint="point the archive URL at a new database/file, or a PostgreSQL schema of its own",
+            )
+    return current
+
+
+def _backup_sqlite(path: str, revision: str) -> Path:
+    """A consistent copy of an SQLite archive before it is upgraded (sqlite3's online backup, WAL included)."""
+    dest = Path(f"{path}.rev{revision}-{time.strftime('%Y%m%d-%H%M%S')}.bak")
+    src = sqlite3.connect(path)
+    try:
+        dst = sqlite3.connect(dest)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return dest
+
+
+def migrate(engine: sa.Engine, where: str) -> None:
+    """Bring the database behind ``engine`` to the head revision (create it when empty)."""
+    head = head_revision()
+    is_sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        current = _check(conn, where)
+        conn.rollback()
+    if current == head:
+        return
+    if is_sqlite and current is not None and engine.url.database not in (None, "", ":memory:"):
+        _backup_sqlite(str(engine.url.database), current)
+    with engine.connect() as conn:
+        # BEGIN IMMEDIATE on SQLite (see _sql): a second process opening the same new file waits here and then
+        # finds the schema at head instead of creating it twice.
+        conn.execution_options(godel_write=True)
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            current = _check(conn, where)
+            if current != head:
+                command.upgrade(alembic_config(conn), "head")
