@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from godel.candidate import Program
 from godel.errors import ApplyError
@@ -500,3 +502,62 @@ def test_full_rewrite_folder_single_file_only() -> None:
     task2 = folder_task(FOLDER)
     with pytest.raises(ApplyError, match="exactly one evolvable Python file"):
         apply_full_rewrite(task2, task2.program, "X = 2\n")
+
+
+# -- properties -------------------------------------------------------------------------------------------------
+
+_REGION = TASK.regions(TASK.program)[0]
+_LINES = PROGRAM.splitlines()
+
+
+@st.composite
+def drifted_edits(draw: st.DrawFn) -> tuple[int, int, int, bool]:
+    start = draw(st.integers(_REGION.start, _REGION.end - 1))
+    end = draw(st.integers(start + 1, min(_REGION.end, start + 6)))
+    shift = draw(st.integers(-8, 8))
+    trailing = draw(st.booleans())
+    return start, end, shift, trailing
+
+
+def _shift(lines: list[str], shift: int, trailing: bool) -> str:
+    out = []
+    for line in lines:
+        body = line.lstrip(" ")
+        width = max(0, len(line) - len(body) + shift)
+        out.append(" " * width + body + ("  " if trailing else ""))
+    return "\n".join(out) + "\n"
+
+
+@given(drifted_edits())
+@settings(max_examples=200, deadline=None)
+def test_property_whitespace_drift_applies_like_exact(case: tuple[int, int, int, bool]) -> None:
+    start, end, shift, trailing = case
+    old = _LINES[start:end]
+    if sum(1 for i in range(len(_LINES)) if _LINES[i : i + len(old)] == old) != 1:
+        return  # not a unique span; ambiguity is tested separately
+    new = [*old[:-1], old[-1] + "  # tuned"]
+    exact = apply_search_replace(
+        TASK, TASK.program, [SearchReplace(_shift(old, 0, False), _shift(new, 0, False))]
+    )
+    if min(len(line) - len(line.lstrip(" ")) for line in old) + shift < 0:
+        shift = -min(len(line) - len(line.lstrip(" ")) for line in old)
+    drifted = SearchReplace(_shift(old, shift, trailing), _shift(new, shift, False))
+    assert apply_search_replace(TASK, TASK.program, [drifted]) == exact
+
+
+def test_full_rewrite_skips_prose_that_looks_like_code() -> None:
+    reply = "Note: the step was too large.\nSo:\nimport math\n\ndef f():\n    return math.pi\n\nThat is all."
+    assert parse_full_rewrite(reply) == "import math\n\ndef f():\n    return math.pi\n"
+
+
+def test_dedented_replace_after_exact_search_is_reindented() -> None:
+    reply = (
+        "<<<<<<< SEARCH\n"
+        "        if value < best:\n"
+        "            x, best = cand, value\n"
+        "=======\n"
+        "if value <= best:\n"
+        "    x, best = cand, value\n"
+        ">>>>>>> REPLACE\n"
+    )
+    assert "        if value <= best:\n            x, best = cand, value\n" in apply(reply)

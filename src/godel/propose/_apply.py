@@ -178,13 +178,12 @@ def parse_full_rewrite(text: str) -> str:
         first_error = first_error or err
     if not fenced:
         lines = text.strip("\n").split("\n")
-        start = next((k for k, line in enumerate(lines) if _CODE_START_RE.match(line)), None)
-        if start is not None:
-            # Trailing prose: drop lines from the end until the code parses (bounded, replies are short).
+        # Prose around bare code: try the first few plausible starts, dropping trailing lines until the rest
+        # parses (bounded: replies are short and each parse is microseconds).
+        starts = [k for k, line in enumerate(lines) if _CODE_START_RE.match(line)][:8]
+        for start in starts:
             for end in range(len(lines), max(start, len(lines) - 40), -1):
                 code = "\n".join(lines[start:end]).rstrip() + "\n"
-                if not code.strip():
-                    break
                 err = _syntax_error(code)
                 if err is None:
                     return code
@@ -379,9 +378,14 @@ def _apply_one(
                 hint=f"change only the code between # {EVOLVE_START} and # {EVOLVE_END}",
             )
         m = legal[0]
-        new_lines = file_lines[: m.start] + list(m.new_lines) + file_lines[m.end :]
+        new_lines = list(m.new_lines)
+        block_indent = _min_indent(file_lines[m.start : m.end])
+        if block_indent > 0 and any(line.strip() for line in new_lines) and _min_indent(new_lines) == 0:
+            # A REPLACE flush with column 0 for a block nested in code is a model that lost the indentation (moving
+            # code to module level mid-function would break the rest of the function): indent it like the block.
+            new_lines = _reindent(new_lines, 0, block_indent)
         trailing = "\n" if text.endswith("\n") or not text else ""
-        return "\n".join(new_lines) + trailing, name
+        return "\n".join(file_lines[: m.start] + new_lines + file_lines[m.end :]) + trailing, name
     raise ApplyError(
         f"block {number}: the SEARCH text {_quote(search)!r} was not found in {path}{_closest(file_lines, search)}",
         hint="copy the SEARCH lines exactly from the current program, including indentation",
