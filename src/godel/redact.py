@@ -1,0 +1,129 @@
+"""One redaction layer for secrets, and one sanitizer for identifiers that become file names.
+
+Everything godel shows or stores that may hold text from outside (logs, prompts, model replies, artifacts, events,
+the dashboard) goes through :func:`redact` / :func:`redact_obj`. Redaction is pattern based: it knows the shapes of
+the common keys (OpenAI, Anthropic, AWS, GitHub, Slack, Google, Hugging Face), bearer tokens, passwords inside URLs
+and ``key=value`` pairs whose key names a secret; it also removes the literal values of secret-looking environment
+variables of this process, whatever their shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MASK", "redact", "redact_obj", "safe_path_component"]
+
+MASK = "***"
+
+# Order matters: specific shapes first so the generic key=value rule does not half-mask them.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"), "sk-ant-" + MASK),
+    (re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}"), "sk-" + MASK),
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), "AKIA" + MASK),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "gh_" + MASK),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}\b"), "github_pat_" + MASK),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), "xox-" + MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z\-_]{35}\b"), "AIza" + MASK),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), "hf_" + MASK),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), MASK),
+    (re.compile(r"(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"), r"\1\2" + MASK),
+    # scheme://user:password@host
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^:/\s@]*:)([^@\s/]+)(@)"), r"\1" + MASK + r"\3"),
+    # api_key=..., "password": "...", SECRET_TOKEN: ..., aws_secret_access_key = ...
+    (
+        re.compile(
+            r"(?i)(\b[a-z0-9_\-]*(?:api[_\-]?key|apikey|secret|token|password|passwd|pwd|access[_\-]?key|"
+            r"private[_\-]?key|auth(?:orization)?|credential)s?[a-z0-9_\-]*[\"']?\s*[:=]\s*[\"']?)"
+            r"(?!\*\*\*)([^\s\"',;&}]{4,})"
+        ),
+        r"\1" + MASK,
+    ),
+)
+
+_SECRET_NAME = re.compile(r"(?i)(key|token|secret|password|passwd|pwd|credential|auth)")
+_SECRET_KEYS = re.compile(
+    r"(?i)^(.*[_\-])?(api[_\-]?key|apikey|secret|token|password|passwd|pwd|access[_\-]?key|private[_\-]?key|"
+    r"authorization|credentials?)([_\-].*)?$"
+)
+_MIN_ENV_SECRET = 8
+
+
+def _env_secrets() -> list[str]:
+    # Values read each call (cheap: tens of variables) so a key exported after import is still hidden.
+    values = [
+        v
+        for k, v in os.environ.items()
+        if _SECRET_NAME.search(k) and len(v) >= _MIN_ENV_SECRET and MASK not in v
+    ]
+    return sorted(set(values), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret it holds replaced by ``***`` (the key's recognisable prefix is kept)."""
+    if not text:
+        return text
+    for value in _env_secrets():
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def redact_obj(obj: Any) -> Any:
+    """A copy of a JSON-like value with every string redacted and every value under a secret-named key masked.
+
+    Mappings become dicts, lists and tuples keep their type; other values are returned unchanged.
+    """
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, Mapping):
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            if isinstance(key, str) and _SECRET_KEYS.match(key) and isinstance(value, str | bytes) and value:
+                out[key] = MASK
+            else:
+                out[key] = redact_obj(value)
+        return out
+    if isinstance(obj, list):
+        return [redact_obj(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(redact_obj(v) for v in obj)
+    return obj
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
+_MAX_COMPONENT = 100
+
+
+def safe_path_component(s: str) -> str:
+    """A single, harmless file-name component for an identifier (run name, task name, label...).
+
+    Keeps ``[A-Za-z0-9._-]``, replaces the rest with ``_``, never returns ``''``, ``.``, ``..``, a leading dot or a
+    reserved Windows device name. When anything had to change, a short hash of the original is appended, so two
+    different identifiers never map to the same name (``a/b`` and ``a_b`` stay distinct).
+    """
+    original = str(s)
+    cleaned = _UNSAFE.sub("_", original).strip("._-") or "_"
+    if cleaned.split(".")[0].lower() in _RESERVED:
+        cleaned = "_" + cleaned
+    changed = cleaned != original
+    if len(cleaned) > _MAX_COMPONENT:
+        cleaned = cleaned[:_MAX_COMPONENT]
+        changed = True
+    if changed:
+        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cleaned = f"{cleaned}-{digest}"
+    return cleaned
