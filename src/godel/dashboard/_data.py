@@ -1,0 +1,418 @@
+"""What the dashboard and the report show, computed from any :class:`~godel.archive.Archive` (read-only).
+
+Large runs: candidate rows (a few numbers each) are loaded once into a snapshot and reused until the archive
+changes (candidate count or newest event), so one page view costs a few indexed queries; the lineage is cut to the
+best candidates' subtree plus a per-generation aggregate; every list is paginated. Everything returned is redacted.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from godel.archive._base import Archive, CandidateRow, RunInfo
+from godel.candidate import Candidate, Status, unified_diff
+from godel.errors import ArchiveError, UnknownCandidate
+from godel.redact import redact, redact_obj
+from godel.telemetry import last_event
+
+__all__ = ["ArchiveView", "Snapshot", "clean_number"]
+
+MAX_PAGE = 500
+_MAX_CODE_CHARS = 400_000
+
+
+def clean_number(x: float | None) -> float | str | None:
+    """JSON has no inf/nan: they are sent as strings so the UI can still show them."""
+    if x is None:
+        return None
+    if math.isfinite(x):
+        return x
+    return str(x)
+
+
+@dataclass
+class Snapshot:
+    """Every row of a run at one moment, with the indexes the views need."""
+
+    rows: list[CandidateRow]
+    version: tuple[int, int]  # (candidate count, newest event seq)
+    taken: float
+    by_id: dict[int, CandidateRow] = field(init=False)
+    child_count: Counter[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {r.id: r for r in self.rows}
+        self.child_count = Counter(r.parent_id for r in self.rows if r.parent_id is not None)
+
+    def ancestors(self, cid: int) -> list[int]:
+        """``cid`` and its ancestors, ``cid`` first."""
+        out: list[int] = []
+        cur: int | None = cid
+        while cur is not None and cur in self.by_id and len(out) < 100_000:
+            out.append(cur)
+            cur = self.by_id[cur].parent_id
+        return out
+
+
+@dataclass
+class _Totals:
+    """Tokens and cost, summed by scanning candidates a page at a time (the archive has no aggregate query)."""
+
+    seen: set[int] = field(default_factory=set)
+    offset: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, c: Candidate) -> None:
+        if c.id is None or c.id in self.seen:
+            return
+        self.seen.add(c.id)
+        self.tokens_in += c.tokens_in
+        self.tokens_out += c.tokens_out
+        self.cost += c.cost
+        if c.model or c.tokens_in or c.tokens_out:
+            m = self.by_model.setdefault(
+                c.model or c.proposer, {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+            )
+            m["calls"] += 1
+            m["tokens_in"] += c.tokens_in
+            m["tokens_out"] += c.tokens_out
+            m["cost"] += c.cost
+
+
+def _row_doc(r: CandidateRow, children: int | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": r.id,
+        "iteration": r.iteration,
+        "parent_id": r.parent_id,
+        "generation": r.generation,
+        "status": r.status.value,
+        "score": clean_number(r.score),
+        "flagged": r.flagged,
+    }
+    if children is not None:
+        d["children"] = children
+    return d
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if limit < 1 or offset < 0:
+        raise ArchiveError(f"bad page: limit={limit}, offset={offset}", hint="limit >= 1 and offset >= 0")
+    return min(limit, MAX_PAGE), offset
+
+
+class ArchiveView:
+    """Read models over one archive; thread-safe (the web server calls it from a pool)."""
+
+    def __init__(self, archive: Archive, *, recheck_seconds: float = 1.0) -> None:
+        self.archive = archive
+        self.recheck_seconds = recheck_seconds
+        self._snaps: dict[int, Snapshot] = {}
+        self._totals: dict[int, _Totals] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, run_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(run_id, threading.Lock())
+
+    # -- runs ---------------------------------------------------------------------------------------------------
+
+    def run(self, run: int | str) -> RunInfo:
+        if isinstance(run, str) and run.isdigit():
+            return self.archive.get_run(int(run))
+        return self.archive.get_run(run)
+
+    def runs(self) -> list[dict[str, Any]]:
+        out = []
+        for r in sorted(self.archive.runs(), key=lambda r: r.id, reverse=True):
+            out.append(
+                {
+                    "id": r.id,
+                    "name": redact(r.name),
+                    "task": redact(r.task),
+                    "status": r.status,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                    "candidates": self.archive.count(r.id),
+                }
+            )
+        return out
+
+    # -- snapshot -----------------------------------------------------------------------------------------------
+
+    def _version(self, run_id: int, hint: int) -> tuple[int, int]:
+        ev = last_event(self.archive, run_id, hint=hint)
+        return self.archive.count(run_id), ev.seq if ev is not None else 0
+
+    def snapshot(self, run_id: int) -> Snapshot:
+        """The run's rows, re-read only when the archive changed (checked at most every ``recheck_seconds``)."""
+        with self._lock(run_id):
+            snap = self._snaps.get(run_id)
+            now = time.monotonic()
+            if snap is not None and now - snap.taken < self.recheck_seconds:
+                return snap
+            version = self._version(run_id, snap.version[1] if snap is not None else 0)
+            if snap is not None and version == snap.version:
+                snap.taken = now
+                return snap
+            snap = Snapshot(self.archive.rows(run_id), version, now)
+            self._snaps[run_id] = snap
+            return snap
+
+    # -- views --------------------------------------------------------------------------------------------------
+
+    def summary(self, run_id: int, scan_budget: float = 0.15) -> dict[str, Any]:
+        info = self.archive.get_run(run_id)
+        snap = self.snapshot(run_id)
+        counts = Counter(r.status.value for r in snap.rows)
+        ok = [r for r in snap.rows if r.status == Status.OK and r.score is not None and not r.flagged]
+        best = max(ok, key=lambda r: (r.score, -r.iteration), default=None)
+        seed = next((r for r in snap.rows if r.iteration == 0), None)
+        totals = self._advance_totals(run_id, len(snap.rows), scan_budget)
+        ev = last_event(self.archive, run_id, hint=snap.version[1])
+        return {
+            "run": {
+                "id": info.id,
+                "name": redact(info.name),
+                "task": redact(info.task),
+                "status": info.status,
+                "created_at": info.created_at,
+                "updated_at": info.updated_at,
+                "meta": redact_obj(info.meta),
+            },
+            "version": f"{snap.version[0]}:{snap.version[1]}",
+            "total": len(snap.rows),
+            "counts": {s.value: counts.get(s.value, 0) for s in Status},
+            "flagged": sum(1 for r in snap.rows if r.flagged),
+            "generations": max((r.generation for r in snap.rows), default=0),
+            "best": _row_doc(best) if best is not None else None,
+            "seed": _row_doc(seed) if seed is not None else None,
+            "tokens_in": totals.tokens_in,
+            "tokens_out": totals.tokens_out,
+            "cost": totals.cost,
+            "by_model": redact_obj(totals.by_model),
+            "tokens_complete": len(totals.seen) >= len(snap.rows),
+            "last_event": (
+                {"seq": ev.seq, "kind": ev.kind, "created_at": ev.created_at} if ev is not None else None
+            ),
+        }
+
+    def _advance_totals(self, run_id: int, total: int, budget: float) -> _Totals:
+        with self._lock(run_id):
+            t = self._totals.setdefault(run_id, _Totals())
+            deadline = time.monotonic() + budget
+            while len(t.seen) < total and (budget == math.inf or time.monotonic() < deadline):
+                # Re-read a little behind the offset: candidates of concurrent workers land slightly out of order.
+                start = max(0, t.offset - 64)
+                page = self.archive.candidates(run_id, limit=500, offset=start)
+                for c in page:
+                    t.add(c)
+                t.offset = start + len(page)
+                if len(page) < 500:
+                    break
+            return t
+
+    def totals(self, run_id: int) -> _Totals:
+        """Tokens and cost over every candidate (a full scan; the report uses it)."""
+        return self._advance_totals(run_id, self.archive.count(run_id), math.inf)
+
+    def scores(self, run_id: int, max_points: int = 1500) -> dict[str, Any]:
+        """Score over iterations: every OK score (bucketed to ``max_points``) and the running best."""
+        snap = self.snapshot(run_id)
+        ok = [
+            r for r in snap.rows if r.status == Status.OK and r.score is not None and math.isfinite(r.score)
+        ]
+        best_line: list[list[float]] = []
+        best: float | None = None
+        for r in ok:
+            if not r.flagged and (best is None or (r.score is not None and r.score > best)):
+                best = r.score
+                best_line.append([r.iteration, r.score, r.id])  # type: ignore[list-item]
+        points: list[CandidateRow]
+        sampled = len(ok) > max_points
+        if sampled:
+            # Keep each bucket's highest and lowest so the cloud's envelope survives the down-sampling.
+            per = math.ceil(len(ok) / max(1, max_points // 2))
+            points = []
+            for i in range(0, len(ok), per):
+                chunk = ok[i : i + per]
+                hi = max(chunk, key=lambda r: r.score or 0.0)
+                lo = min(chunk, key=lambda r: r.score or 0.0)
+                points.extend([lo, hi] if lo.iteration < hi.iteration else [hi, lo])
+        else:
+            points = ok
+        last_it = snap.rows[-1].iteration if snap.rows else 0
+        return {
+            "points": [[r.iteration, r.score, r.id, r.flagged] for r in points],
+            "best": best_line,
+            "ok": len(ok),
+            "sampled": sampled,
+            "last_iteration": last_it,
+        }
+
+    def lineage(self, run_id: int, limit: int = 1500, focus: int | None = None) -> dict[str, Any]:
+        """The lineage tree: whole when it has at most ``limit`` nodes, else the subtree of the best candidates
+        (plus those waiting for review and, with ``focus``, that candidate's ancestors and first children)."""
+        limit = max(10, min(limit, 5000))
+        snap = self.snapshot(run_id)
+        gens: dict[int, Counter[str]] = {}
+        gen_best: dict[int, float] = {}
+        for r in snap.rows:
+            gens.setdefault(r.generation, Counter())[r.status.value] += 1
+            if r.status == Status.OK and r.score is not None and not r.flagged and math.isfinite(r.score):
+                gen_best[r.generation] = max(gen_best.get(r.generation, -math.inf), r.score)
+        generations = [
+            {"generation": g, "count": sum(c.values()), **dict(c), "best": gen_best.get(g)}
+            for g, c in sorted(gens.items())
+        ]
+        if len(snap.rows) <= limit and focus is None:
+            chosen = [r.id for r in snap.rows]
+            mode = "full"
+        else:
+            mode = "top"
+            picked: dict[int, None] = {}
+
+            def take(cid: int) -> bool:
+                for a in snap.ancestors(cid):
+                    if a in picked:
+                        break
+                    picked[a] = None
+                return len(picked) < limit
+
+            if focus is not None:
+                if focus not in snap.by_id:
+                    raise UnknownCandidate(
+                        f"candidate {focus} is not in run {run_id}", hint="pick a node of this run"
+                    )
+                take(focus)
+                kids = [r.id for r in snap.rows if r.parent_id == focus][:200]
+                for k in kids:
+                    picked[k] = None
+            seed = next((r for r in snap.rows if r.iteration == 0), None)
+            if seed is not None:
+                picked[seed.id] = None
+            review = [r for r in snap.rows if r.status == Status.AWAITING_APPROVAL or r.flagged]
+            for r in review[: limit // 10]:
+                take(r.id)
+            ranked = sorted(
+                (r for r in snap.rows if r.status == Status.OK and r.score is not None),
+                key=lambda r: (
+                    -(r.score if r.score is not None and math.isfinite(r.score) else -math.inf),
+                    r.iteration,
+                ),
+            )
+            for r in ranked:
+                if not take(r.id):
+                    break
+            chosen = list(picked)[:limit] if len(picked) > limit else list(picked)
+            chosen.sort(key=lambda cid: snap.by_id[cid].iteration)
+        nodes = [_row_doc(snap.by_id[cid], snap.child_count.get(cid, 0)) for cid in chosen]
+        return {
+            "mode": mode,
+            "total": len(snap.rows),
+            "shown": len(nodes),
+            "nodes": nodes,
+            "generations": [
+                redact_obj({k: clean_number(v) if isinstance(v, float) else v for k, v in g.items()})
+                for g in generations
+            ],
+        }
+
+    def candidates(
+        self,
+        run_id: int,
+        *,
+        status: str | None = None,
+        flagged: bool | None = None,
+        sort: str = "iteration",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        limit, offset = _page(limit, offset)
+        snap = self.snapshot(run_id)
+        rows: Sequence[CandidateRow] = snap.rows
+        if status is not None:
+            wanted = {s.strip() for s in status.split(",") if s.strip()}
+            bad = wanted - {s.value for s in Status}
+            if bad:
+                raise ArchiveError(
+                    f"unknown status {sorted(bad)}", hint=f"one of {[s.value for s in Status]}"
+                )
+            rows = [r for r in rows if r.status.value in wanted]
+        if flagged is not None:
+            rows = [r for r in rows if r.flagged == flagged]
+        if sort == "score":
+            rows = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.iteration))
+        elif sort != "iteration":
+            raise ArchiveError(f"unknown sort {sort!r}", hint="iteration or score")
+        page = rows[offset : offset + limit]
+        return {
+            "items": [_row_doc(r, snap.child_count.get(r.id, 0)) for r in page],
+            "total": len(rows),
+            "limit": limit,
+            "offset": offset,
+        }
+
+    def review(self, run_id: int, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Candidates a human must decide on: awaiting approval, or evaluated with uncleared hacking flags."""
+        limit, offset = _page(limit, offset)
+        snap = self.snapshot(run_id)
+        rows = [
+            r
+            for r in snap.rows
+            if r.status == Status.AWAITING_APPROVAL or (r.status == Status.OK and r.flagged)
+        ]
+        items = []
+        for r in rows[offset : offset + limit]:
+            c = self.archive.get_candidate(r.id)
+            items.append(
+                redact_obj(
+                    {
+                        **_row_doc(r),
+                        "kind": "approval" if r.status == Status.AWAITING_APPROVAL else "flagged",
+                        "reason": c.reason,
+                        "flags": list(c.flags),
+                        "reasons": list(c.verdict.get("reasons", [])),
+                        "proposer": c.proposer,
+                    }
+                )
+            )
+        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}
+
+    def candidate(self, cid: int) -> dict[str, Any]:
+        """One candidate with its code, diff against its parent, metrics, verdict, evaluation and errors."""
+        c = self.archive.get_candidate(cid)
+        diff = c.diff
+        if diff is None and c.parent_id is not None:
+            diff = unified_diff(self.archive.get_candidate(c.parent_id).program, c.program)
+        doc = c.to_dict()
+        doc["score"] = clean_number(c.score)
+        doc["metrics"] = {k: clean_number(v) for k, v in c.metrics.items()}
+        doc["diff"] = diff or ""
+        files = {}
+        for path, text in c.program.files.items():
+            files[path] = (
+                text if len(text) <= _MAX_CODE_CHARS else text[:_MAX_CODE_CHARS] + "\n[... truncated]\n"
+            )
+        doc["files"] = files
+        snap = self._snaps.get(c.run_id)
+        if snap is not None and cid in snap.by_id:
+            doc["children"] = snap.child_count.get(cid, 0)
+            doc["ancestors"] = snap.ancestors(cid)[1:]
+        return dict(redact_obj(doc))
+
+    def events(self, run_id: int, *, since: int = 0, limit: int = 100) -> dict[str, Any]:
+        limit, since = _page(limit, since)
+        from godel.telemetry import event_record
+
+        evs = self.archive.events(run_id, since_seq=since, limit=limit)
+        return {"items": [event_record(e) for e in evs], "since": since, "limit": limit}
