@@ -10,7 +10,6 @@ block failed, what was not found and where the closest line is.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import re
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 
 from godel.candidate import Program
 from godel.errors import ApplyError, TaskError
+from godel.propose._syntax import syntax_error
 from godel.task import EVOLVE_END, EVOLVE_START, Region, Task, evolve_regions
 
 __all__ = [
@@ -149,14 +149,6 @@ _CODE_START_RE = re.compile(
 )
 
 
-def _syntax_error(code: str) -> SyntaxError | None:
-    try:
-        ast.parse(code)
-    except SyntaxError as exc:
-        return exc
-    return None
-
-
 def parse_full_rewrite(text: str) -> str:
     """The program text of a full-rewrite reply: the longest fenced block that parses, else the bare code.
 
@@ -172,7 +164,7 @@ def parse_full_rewrite(text: str) -> str:
     for code, _lang in sorted(fenced, key=lambda c: -len(c[0])):
         if not code.strip():
             continue
-        err = _syntax_error(code)
+        err = syntax_error(code)
         if err is None:
             return code if code.endswith("\n") else code + "\n"
         first_error = first_error or err
@@ -184,7 +176,7 @@ def parse_full_rewrite(text: str) -> str:
         for start in starts:
             for end in range(len(lines), max(start, len(lines) - 40), -1):
                 code = "\n".join(lines[start:end]).rstrip() + "\n"
-                err = _syntax_error(code)
+                err = syntax_error(code)
                 if err is None:
                     return code
                 first_error = first_error or err
@@ -428,7 +420,7 @@ def _check_result(task: Task, parent: Program, child: Program, what: str) -> Pro
     for path, text in child.files.items():
         if not path.endswith(".py") or parent.files.get(path) == text:
             continue
-        err = _syntax_error(text)
+        err = syntax_error(text)
         if err is not None:
             lines = text.splitlines()
             at = lines[err.lineno - 1].strip() if err.lineno and 0 < err.lineno <= len(lines) else ""

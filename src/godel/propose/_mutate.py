@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from godel.candidate import Program, Proposal
 from godel.config import ProposerConfig
 from godel.propose._base import ProposalContext
+from godel.propose._syntax import parse_expression, parse_python, syntax_error
 from godel.task import Region
 
 __all__ = ["MutationProposer"]
@@ -129,7 +130,7 @@ def _is_simple(node: ast.AST) -> bool:
 
 def _sites(path: str, text: str, regions: Sequence[Region]) -> list[_Site]:
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except SyntaxError:
         return []
     off = _Offsets(text)
@@ -235,7 +236,7 @@ def _mutate_int(text: str, rng: random.Random) -> str:
 
 def _mutate_range(text: str, rng: random.Random) -> str:
     try:
-        simple = _is_simple(ast.parse(text.strip(), mode="eval").body)
+        simple = _is_simple(parse_expression(text.strip()))
     except SyntaxError:  # a bound spanning lines inside brackets; parenthesised it is still an expression
         simple = False
     bound = text if simple else f"({text})"
@@ -349,11 +350,7 @@ class MutationProposer:
 
 
 def _parses(program: Program, path: str) -> bool:
-    try:
-        ast.parse(program.files[path])
-    except SyntaxError:
-        return False
-    return True
+    return syntax_error(program.files[path]) is None
 
 
 def _describe(notes: Sequence[tuple[str, int, int, str]], multi: bool) -> str:
