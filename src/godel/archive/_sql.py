@@ -105,6 +105,11 @@ def _dumps(value: Any, what: str) -> str:
         ) from exc
 
 
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; a crash message may contain one. Everything else is kept as given.
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def _flagged(cand: Candidate) -> bool:
     return bool(cand.flags) and cand.verdict.get("cleared") is not True
 
@@ -397,10 +402,10 @@ class SQLArchive:
             "verdict": _dumps(cand.verdict, f"{what}: verdict"),
             "flags": _dumps(list(cand.flags), f"{what}: flags"),
             "timings": _dumps(cand.timings, f"{what}: timings"),
-            "reason": cand.reason,
-            "failure_stage": cand.failure_stage,
-            "proposer": cand.proposer,
-            "model": cand.model,
+            "reason": _text(cand.reason),
+            "failure_stage": _text(cand.failure_stage),
+            "proposer": _text(cand.proposer),
+            "model": _text(cand.model),
             "tokens_in": cand.tokens_in,
             "tokens_out": cand.tokens_out,
             "cost": cand.cost,

@@ -322,6 +322,14 @@ class ArchiveConformance:
             archive.update_candidate(pending)
         assert archive.get_candidate(pending.id or 0).status is Status.PENDING
 
+    def test_reason_with_control_characters(self, archive: Archive, run: RunInfo) -> None:
+        reason = "Traceback:\n\tline 1\x00\x01 ü \r\n"
+        cand = make_candidate(run.id, 0, status=Status.FAILED, reason=reason)
+        archive.add_candidate(cand)
+        got = archive.get_candidate(cand.id or 0).reason
+        # A backend may replace NUL (PostgreSQL text cannot hold it) by U+FFFD, nothing else.
+        assert got is not None and got.replace("\ufffd", "\x00") == reason
+
     def test_candidates_order_filters_and_paging(self, archive: Archive, run: RunInfo) -> None:
         statuses = [Status.OK, Status.FAILED, Status.REJECTED, Status.PENDING, Status.AWAITING_APPROVAL]
         order = [7, 2, 9, 0, 4, 1, 8, 3, 6, 5]
