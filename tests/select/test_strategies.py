@@ -164,3 +164,30 @@ def test_best_of_n_prefers_the_iteration_zero_candidate_as_seed() -> None:
     assert sel.pick(random.Random(0)) == 2
     sel.observe(row(9, 0.1, None, iteration=0))  # a second "iteration 0" does not move the seed
     assert sel.seed == 2
+
+
+def test_fitness_incremental_weights_equal_a_fresh_computation() -> None:
+    rng = random.Random(9)
+    sel = FitnessSelector(temperature=0.3)
+    scores: dict[int, float] = {}
+    for i in range(2000):
+        failed = rng.random() < 0.3
+        s = rng.gauss(100, 20) + i / 10
+        sel.observe(
+            row(
+                i,
+                None if failed else s,
+                None if i == 0 else rng.randrange(i),
+                status=Status.FAILED if failed else Status.OK,
+            )
+        )
+        if not failed:
+            scores[i] = s
+    norm = sel.normalisation
+    med, scale = float(norm["median"]), float(norm["scale"])
+    w = {i: math.exp((sigmoid(1.702 * (s - med) / scale) - 1.0) / 0.3) for i, s in scores.items()}
+    z = sum(w.values())
+    got = sel.probabilities()
+    assert got.keys() == w.keys()
+    for i in w:
+        assert got[i] == pytest.approx(w[i] / z, rel=1e-9)

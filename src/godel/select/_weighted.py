@@ -64,10 +64,9 @@ class _Weighted(Pool):
         return [float(p) for p in w / w.sum()]
 
     def _rebuild(self) -> None:
-        scores = np.frombuffer(self._e_score, dtype=np.float64)
-        self._norm.refit(scores)
+        xs = self._norm.refit(np.frombuffer(self._e_score, dtype=np.float64))
         children = np.frombuffer(self._children, dtype=np.int64)[np.frombuffer(self._e_obs, dtype=np.int64)]
-        self._tree.rebuild(self._weights_of(self._norm.xs(scores), children))
+        self._tree.rebuild(self._weights_of(xs, children))
 
     def _needs_rebase(self, score: float) -> bool:
         return False
@@ -115,7 +114,8 @@ class DGMSelector(_Weighted):
     ) -> npt.NDArray[np.float64]:
         with np.errstate(over="ignore"):  # huge raw scores under normalize="none": +-inf is fine for sigmoid
             t = self.lambda_ * (xs - self.alpha)
-        s = np.maximum(sigmoid_array(t), WEIGHT_FLOOR)
+        s = sigmoid_array(t)
+        np.maximum(s, WEIGHT_FLOOR, out=s)
         self._s = array("d")
         self._s.frombytes(s.tobytes())
         out: npt.NDArray[np.float64] = s / (1.0 + children)
