@@ -95,9 +95,14 @@ def _unz(blob: bytes) -> str:
     return zlib.decompress(blob).decode()
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps builds one per call
+
+
 def _dumps(value: Any, what: str) -> str:
+    if not value and isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
     try:
-        return json.dumps(value, separators=(",", ":"))
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise ArchiveError(
             f"{what} is not JSON-serialisable: {exc}",
