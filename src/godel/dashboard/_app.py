@@ -21,7 +21,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from godel.archive._base import Archive
 from godel.dashboard._data import ArchiveView
 from godel.errors import ArchiveError, GodelError, GuardError, UnknownCandidate, UnknownRun
-from godel.redact import redact
+from godel.redact import redact, redact_obj
 from godel.telemetry import ArchiveCollector, render_metrics
 from godel.telemetry._errors import ServeError
 
@@ -160,13 +160,15 @@ def create_app(
         check_token(x_godel_token)
         do_approve, _ = _approvals()
         c = do_approve(archive, cid, _ACTOR)
-        return {"id": c.id, "status": c.status.value, "verdict": c.verdict}
+        view.invalidate(c.run_id)
+        return {"id": c.id, "status": c.status.value, "verdict": redact_obj(c.verdict)}
 
     @app.post("/api/candidates/{cid}/reject")
     def reject(cid: int, body: Rejection, x_godel_token: str | None = Header(default=None)) -> dict[str, Any]:
         check_token(x_godel_token)
         _, do_reject = _approvals()
         c = do_reject(archive, cid, body.why, _ACTOR)
+        view.invalidate(c.run_id)
         return {"id": c.id, "status": c.status.value, "reason": redact(c.reason or "")}
 
     @app.get("/metrics", include_in_schema=False)

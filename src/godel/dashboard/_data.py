@@ -168,6 +168,11 @@ class ArchiveView:
             self._snaps[run_id] = snap
             return snap
 
+    def invalidate(self, run_id: int) -> None:
+        """Forget the run's snapshot (after this process changed the run)."""
+        with self._lock(run_id):
+            self._snaps.pop(run_id, None)
+
     # -- views --------------------------------------------------------------------------------------------------
 
     def summary(self, run_id: int, scan_budget: float = 0.15) -> dict[str, Any]:

@@ -66,7 +66,9 @@ def _score_svg(scores: dict[str, Any]) -> str:
         return "<p class=muted>no scored candidate</p>"
     w, h, left, right, top, bottom = 800, 280, 60, 10, 10, 30
     xmax = float(max(1, scores["last_iteration"]))
-    ymin, ymax = float(min(p[1] for p in pts)), float(max(p[1] for p in pts))
+    # The range follows unflagged scores; a flagged outlier (often the hack itself) is pinned to the edge.
+    ranged = [p for p in pts if not p[3]] or pts
+    ymin, ymax = float(min(p[1] for p in ranged)), float(max(p[1] for p in ranged))
     if ymin == ymax:
         ymin, ymax = ymin - 1, ymax + 1
 
@@ -74,7 +76,7 @@ def _score_svg(scores: dict[str, Any]) -> str:
         return left + (w - left - right) * x / xmax
 
     def sy(y: float) -> float:
-        return top + (h - top - bottom) * (1 - (y - ymin) / (ymax - ymin))
+        return top + (h - top - bottom) * (1 - (min(ymax, max(ymin, y)) - ymin) / (ymax - ymin))
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="score curve">',

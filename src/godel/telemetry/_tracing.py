@@ -57,8 +57,14 @@ def span(name: str, /, **attrs: Any) -> Iterator[Span]:
     """
     full = name if name.startswith("godel.") else f"godel.{name}"
     attributes = _clean({(k if "." in k else f"godel.{k}"): v for k, v in attrs.items()})
-    with _tracer().start_as_current_span(full, attributes=attributes) as s:
-        yield s
+    with _tracer().start_as_current_span(
+        full, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as s:
+        try:
+            yield s
+        except BaseException as exc:
+            _record_error(s, exc)
+            raise
 
 
 def genai_attributes(
@@ -121,11 +127,22 @@ def llm_span(system: str, model: str, *, operation: str = "chat", **request: Any
     """
     attributes = genai_attributes(system, model, operation=operation, **request)
     with _tracer().start_as_current_span(
-        f"{operation} {model}", kind=SpanKind.CLIENT, attributes=attributes, record_exception=True
+        f"{operation} {model}",
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as s:
         try:
             yield s
         except BaseException as exc:
             s.set_attribute("error.type", type(exc).__name__)
-            s.set_status(Status(StatusCode.ERROR, redact(str(exc))[:200]))
+            _record_error(s, exc)
             raise
+
+
+def _record_error(s: Span, exc: BaseException) -> None:
+    # The SDK's own record_exception would export the raw message (and traceback), which may hold a key.
+    message = redact(str(exc))[:500]
+    s.add_event("exception", {"exception.type": type(exc).__name__, "exception.message": message})
+    s.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"[:200]))

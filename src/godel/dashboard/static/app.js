@@ -63,9 +63,11 @@ function renderScores(d) {
   if (!pts.length) { box.replaceChildren(el("p", { class: "muted", text: "no scored candidate yet" })); return; }
   const W = 600, H = 260, L = 56, R = 10, T = 10, B = 28;
   let xmax = Math.max(1, d.last_iteration), ymin = Infinity, ymax = -Infinity;
-  for (const p of pts) { ymin = Math.min(ymin, p[1]); ymax = Math.max(ymax, p[1]); }
+  // The range follows unflagged scores: a flagged outlier (often the hack itself) is pinned to the edge instead.
+  const ranged = pts.some(p => !p[3]) ? pts.filter(p => !p[3]) : pts;
+  for (const p of ranged) { ymin = Math.min(ymin, p[1]); ymax = Math.max(ymax, p[1]); }
   if (ymin === ymax) { ymin -= 1; ymax += 1; }
-  const X = x => L + (W - L - R) * x / xmax, Y = y => T + (H - T - B) * (1 - (y - ymin) / (ymax - ymin));
+  const X = x => L + (W - L - R) * x / xmax, Y = y => T + (H - T - B) * (1 - (Math.min(ymax, Math.max(ymin, y)) - ymin) / (ymax - ymin));
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "score over iterations", preserveAspectRatio: "none" });
   s.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#999" }), svg("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#999" }));
   for (const [v, y] of [[ymax, T + 4], [ymin, H - B]]) { const t = svg("text", { x: 2, y, "font-size": 10, fill: "#666" }); t.textContent = fmt(v); s.append(t); }
