@@ -27,7 +27,9 @@ def entries(kind: str) -> list[Entry]:
     for p in sorted((CORPUS / kind).glob("*.py")):
         text = p.read_text()
         head = dict(_HEADER.findall(text))
-        out.append(Entry(p.stem, head.get("parent", "sort"), head.get("cheat") or head.get("change", ""), text))
+        out.append(
+            Entry(p.stem, head.get("parent", "sort"), head.get("cheat") or head.get("change", ""), text)
+        )
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import hashlib
 import math
 import re
@@ -82,13 +83,39 @@ def _register(name: str, params_model: type[Params], summary: str) -> Callable[[
     return deco
 
 
+class _Matcher:
+    """Dotted-name patterns: ``os.system`` matches itself and ``os.system.x``; ``os.exec*`` is a glob."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.exact = {p for p in patterns if "*" not in p and "?" not in p}
+        globs = [p for p in patterns if p not in self.exact]
+        self.globs = globs
+        self.regex = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
+
+    def __call__(self, name: str) -> str | None:
+        if "." not in name:
+            if name in self.exact:
+                return name
+            return next((g for g in self.globs if fnmatch.fnmatchcase(name, g)), None) if self.globs else None
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:i])
+            if prefix in self.exact:
+                return prefix
+        if self.regex is not None and self.regex.match(name):
+            return next(g for g in self.globs if fnmatch.fnmatchcase(name, g))
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(patterns: tuple[str, ...]) -> _Matcher:
+    return _Matcher(patterns)
+
+
 def _match(name: str | None, patterns: Iterable[str]) -> str | None:
     if name is None:
         return None
-    for p in patterns:
-        if name == p or name.startswith(p + ".") or (("*" in p or "?" in p) and fnmatch.fnmatchcase(name, p)):
-            return p
-    return None
+    return _matcher(tuple(patterns))(name)
 
 
 # -- forbidden imports --------------------------------------------------------------------------------------------
@@ -758,6 +785,27 @@ class HardcodeParams(Params):
     )
 
 
+def _literal_answer(value: ast.expr, p: HardcodeParams) -> bool:
+    if isinstance(value, ast.Constant):
+        return isinstance(value.value, float) and norm_number(value.value) is not None
+    if isinstance(value, ast.List | ast.Tuple | ast.Dict | ast.Set):
+        return _literal_size(value) >= p.min_return_items and all(
+            isinstance(
+                n,
+                ast.Constant
+                | ast.expr_context
+                | ast.List
+                | ast.Tuple
+                | ast.Dict
+                | ast.Set
+                | ast.UnaryOp
+                | ast.unaryop,
+            )
+            for n in ast.walk(value)
+        )
+    return False
+
+
 def _literal_size(node: ast.AST) -> int:
     return sum(1 for n in ast.walk(node) if isinstance(n, ast.Constant))
 
@@ -779,69 +827,47 @@ def _hardcoded(ctx: Context, p: HardcodeParams) -> list[Finding]:
                 out.append(
                     Finding("hardcoded_outputs", f"constant {k} is copied from {consts[k]}", path, line)
                 )
-        for f in src.funcs:
-            params = {a.arg for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs)}
-            if f.args.vararg:
-                params.add(f.args.vararg.arg)
-            for node in ast.walk(f):
-                if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
-                    t = node.test
-                    if not isinstance(t.ops[0], ast.Eq | ast.In):
-                        continue
-                    sides = [t.left, *t.comparators]
-                    if not any(_mentions(s, params) for s in sides):
-                        continue
-                    if not any(
-                        isinstance(s, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.Constant) for s in sides
-                    ):
-                        continue
-                    for st in node.body:
-                        if isinstance(st, ast.Return) and st.value is not None:
-                            big = isinstance(st.value, ast.List | ast.Tuple | ast.Dict | ast.Set) and (
-                                _literal_size(st.value) >= p.min_return_items
-                                and all(isinstance(n, ast.Constant | ast.expr_context | ast.List | ast.Tuple |
-                                                   ast.Dict | ast.Set | ast.UnaryOp | ast.unaryop)
-                                        for n in ast.walk(st.value))
-                            )  # fmt: skip
-                            num = (
-                                isinstance(st.value, ast.Constant)
-                                and isinstance(st.value.value, float)
-                                and norm_number(st.value.value) is not None
-                            )
-                            if big or num:
-                                out.append(
-                                    Finding(
-                                        "hardcoded_outputs",
-                                        f"{f.name} returns a literal answer for a specific input",
-                                        path,
-                                        node.lineno,
-                                    )
-                                )
-                if isinstance(node, ast.Subscript | ast.Call):
-                    table: ast.AST | None = None
-                    key: ast.AST | None = None
-                    if isinstance(node, ast.Subscript):
-                        table, key = node.value, node.slice
-                    elif isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
-                        table, key = node.func.value, node.args[0]
-                    if isinstance(table, ast.Name) and table.id in src.module_dicts:
-                        table = src.module_dicts[table.id]
-                    if (
-                        isinstance(table, ast.Dict)
-                        and key is not None
-                        and _mentions(key, params)
-                        and table.keys
-                        and all(isinstance(k, ast.Tuple | ast.Constant) for k in table.keys)
-                        and any(isinstance(k, ast.Tuple) for k in table.keys)
-                    ):
-                        out.append(
-                            Finding(
-                                "hardcoded_outputs",
-                                f"{f.name} looks answers up by the whole input",
-                                path,
-                                node.lineno,
-                            )
+        params = src.params
+        if not params:
+            continue
+        for node in src.ifs:
+            t = node.test
+            if not isinstance(t, ast.Compare) or not isinstance(t.ops[0], ast.Eq | ast.In):
+                continue
+            sides = [t.left, *t.comparators]
+            if not any(
+                isinstance(x, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.Constant) for x in sides
+            ):
+                continue
+            if not any(_mentions(x, params) for x in sides):
+                continue
+            for st in node.body:
+                if isinstance(st, ast.Return) and st.value is not None and _literal_answer(st.value, p):
+                    out.append(
+                        Finding(
+                            "hardcoded_outputs",
+                            "returns a literal answer for a specific input",
+                            path,
+                            node.lineno,
                         )
+                    )
+        lookups: list[tuple[ast.AST, ast.AST, int]] = [(n.value, n.slice, n.lineno) for n in src.subscripts]
+        lookups.extend(
+            (c.func.value, c.args[0], c.lineno)
+            for c, _ in src.calls
+            if isinstance(c.func, ast.Attribute) and c.func.attr == "get" and c.args
+        )
+        for table, key, line in lookups:
+            if isinstance(table, ast.Name) and table.id in src.module_dicts:
+                table = src.module_dicts[table.id]
+            if (
+                isinstance(table, ast.Dict)
+                and table.keys
+                and all(isinstance(k, ast.Tuple | ast.Constant) for k in table.keys)
+                and any(isinstance(k, ast.Tuple) for k in table.keys)
+                and _mentions(key, params)
+            ):
+                out.append(Finding("hardcoded_outputs", "looks answers up by the whole input", path, line))
     return out
 
 

@@ -45,6 +45,9 @@ class Source:
     containers: list[ast.expr] = field(default_factory=list)  # outermost literal list/tuple/set/dict
     module_dicts: dict[str, ast.Dict] = field(default_factory=dict)  # NAME = {...} at module level
     raises: list[ast.Raise] = field(default_factory=list)
+    ifs: list[ast.If] = field(default_factory=list)
+    subscripts: list[ast.Subscript] = field(default_factory=list)
+    params: set[str] = field(default_factory=set)  # argument names of every function
 
     @property
     def ok(self) -> bool:
@@ -132,6 +135,14 @@ def _collect(src: Source, tree: ast.AST, line_offset: int, depth: int) -> None:
             src.stores.append(node)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             src.funcs.append(node)
+            fa = node.args
+            src.params.update(x.arg for x in (*fa.posonlyargs, *fa.args, *fa.kwonlyargs))
+            if fa.vararg:
+                src.params.add(fa.vararg.arg)
+        elif isinstance(node, ast.If):
+            src.ifs.append(node)
+        elif isinstance(node, ast.Subscript):
+            src.subscripts.append(node)
         elif isinstance(node, ast.ClassDef):
             src.classes.append(node)
         elif isinstance(node, ast.Assert):

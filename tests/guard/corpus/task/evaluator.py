@@ -27,5 +27,5 @@ def evaluate(program_path):
         inputs = json.load(fh)
     with open(os.path.join(HERE, "data", "expected.json")) as fh:
         expected = json.load(fh)
-    correct = sum(1 for xs, want in zip(inputs, expected) if prog.main(list(xs)) == want)
+    correct = sum(1 for xs, want in zip(inputs, expected, strict=True) if prog.main(list(xs)) == want)
     return {"combined_score": correct / len(inputs)}
