@@ -1,1 +1,39 @@
-"""See the private modules for details."""
+"""Running untrusted candidate code: the ``Sandbox`` interface and its backends.
+
+- ``zygote`` (default): a fork-server per slot, each job in fresh namespaces with a private read-only root,
+  a non-root uid, no capabilities, Landlock, seccomp, rlimits and a per-slot cgroup (:class:`ZygoteSandbox`).
+- ``exec``: the same with a fresh ``python -I -S`` per job (``ZygoteSandbox(mode="exec")``).
+- ``unsafe-subprocess``: no containment, only with ``allow_unsafe`` (:class:`SubprocessSandbox`).
+- ``wasm``: CPython on WASI (optional module).
+
+:func:`make_sandbox` builds one from ``[sandbox]`` settings, :func:`probe` reports what this machine offers,
+:func:`call_candidate` lets a trusted evaluator call a candidate's function across the sandbox.
+"""
+
+from __future__ import annotations
+
+from godel.sandbox._base import RESULT_FD, Job, Limits, Sandbox, SandboxResult, Termination
+from godel.sandbox._call import CandidateCallError, call_candidate
+from godel.sandbox._config import SandboxConfig
+from godel.sandbox._doctor import LEVELS, MINIMUM_LEVEL, choose_backend, make_sandbox, probe
+from godel.sandbox._subprocess import SubprocessSandbox
+from godel.sandbox._zygote import ZygoteSandbox
+
+__all__ = [
+    "LEVELS",
+    "MINIMUM_LEVEL",
+    "RESULT_FD",
+    "CandidateCallError",
+    "Job",
+    "Limits",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxResult",
+    "SubprocessSandbox",
+    "Termination",
+    "ZygoteSandbox",
+    "call_candidate",
+    "choose_backend",
+    "make_sandbox",
+    "probe",
+]

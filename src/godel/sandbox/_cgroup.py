@@ -68,7 +68,9 @@ def detect() -> CgroupSupport:
         elif fstype == "cgroup2" and v2 is None:
             v2 = Path(point)
     if mem_v1 and pids_v1 and _writable_dir(mem_v1) and _writable_dir(pids_v1):
-        return CgroupSupport(1, mem_v1 / _PARENT, pids_v1 / _PARENT, f"v1 memory at {mem_v1}, pids at {pids_v1}")
+        return CgroupSupport(
+            1, mem_v1 / _PARENT, pids_v1 / _PARENT, f"v1 memory at {mem_v1}, pids at {pids_v1}"
+        )
     if v2 is not None:
         try:
             controllers = set((v2 / "cgroup.controllers").read_text().split())

@@ -275,7 +275,9 @@ def landlock_restrict(abi: int, rules: Sequence[tuple[str, int]]) -> None:
             finally:
                 os.close(fd)
         _check(
-            _syscall(ctypes.c_long(table["landlock_restrict_self"]), ctypes.c_int(ruleset), ctypes.c_uint32(0)),
+            _syscall(
+                ctypes.c_long(table["landlock_restrict_self"]), ctypes.c_int(ruleset), ctypes.c_uint32(0)
+            ),
             "landlock_restrict_self",
         )
     finally:

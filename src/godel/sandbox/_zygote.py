@@ -80,7 +80,9 @@ def sandbox_paths() -> tuple[list[str], list[str]]:
 def _root_mountpoint(binds: list[str]) -> str:
     # Only mounted over inside the server's private mount namespace; the host never sees it.
     for candidate in ("/srv", "/media", "/opt", "/mnt"):
-        if os.path.isdir(candidate) and not any(_inside(b, candidate) or _inside(candidate, b) for b in binds):
+        if os.path.isdir(candidate) and not any(
+            _inside(b, candidate) or _inside(candidate, b) for b in binds
+        ):
             return candidate
     raise SandboxError("no directory to build the sandbox root on", hint="create an empty /srv directory")
 
@@ -355,7 +357,13 @@ class _Slot:
                             del buf[limits.result_bytes :]
                             kill("output_limit", f"result exceeded {limits.result_bytes} bytes")
                     elif len(bufs[child.out]) + len(bufs[child.err]) > limits.output_bytes:
-                        del buf[max(0, limits.output_bytes - (len(bufs[child.out]) + len(bufs[child.err]) - len(buf))) :]
+                        del buf[
+                            max(
+                                0,
+                                limits.output_bytes
+                                - (len(bufs[child.out]) + len(bufs[child.err]) - len(buf)),
+                            ) :
+                        ]
                         kill("output_limit", f"output exceeded {limits.output_bytes} bytes")
                 if server_dead and open_pipes == 0:
                     break
@@ -367,7 +375,9 @@ class _Slot:
         if server_dead or done is None:
             raise self._died("during the job; its processes were killed")
         wall = time.monotonic() - start
-        return self._finish(job, done, bufs[child.out], bufs[child.err], bufs[child.res], wall, termination, reason)
+        return self._finish(
+            job, done, bufs[child.out], bufs[child.err], bufs[child.res], wall, termination, reason
+        )
 
     def _finish(
         self,
@@ -393,11 +403,17 @@ class _Slot:
             termination, reason = "error", str(setup.get("message"))
         if termination is None:
             if done.get("oom_kills") and code != 0:
-                termination, reason = "memory_limit", f"memory limit of {limits.memory_mb} MB exceeded (OOM kill)"
+                termination, reason = (
+                    "memory_limit",
+                    f"memory limit of {limits.memory_mb} MB exceeded (OOM kill)",
+                )
             elif code in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= limits.cpu - 0.1:
                 termination, reason = "cpu_limit", f"CPU limit of {limits.cpu:g}s exceeded"
             elif code != 0 and "MemoryError" in stderr[-4000:]:
-                termination, reason = "memory_limit", f"memory limit of {limits.memory_mb} MB exceeded (MemoryError)"
+                termination, reason = (
+                    "memory_limit",
+                    f"memory limit of {limits.memory_mb} MB exceeded (MemoryError)",
+                )
             elif code != 0:
                 termination = "error"
                 reason = f"exit code {code}" if code > 0 else f"killed by signal {signal.Signals(-code).name}"

@@ -46,7 +46,16 @@ _JOB_FD = 4
 _FIRST_CG_FD = 6
 _CLONE_FLAGS = _linux.CLONE_NEWPID | _linux.CLONE_NEWNS | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS
 _DEVICES = ("null", "zero", "full", "random", "urandom")
-_CG_ORDER = ("mem_limit", "mem_peak", "mem_usage", "mem_events", "mem_procs", "pids_max", "pids_current", "pids_procs")
+_CG_ORDER = (
+    "mem_limit",
+    "mem_peak",
+    "mem_usage",
+    "mem_events",
+    "mem_procs",
+    "pids_max",
+    "pids_current",
+    "pids_procs",
+)
 _CG_READ = ("mem_events", "mem_usage", "pids_current")
 _FATAL_AFTER = 3  # consecutive children dying before taking a job
 
@@ -54,9 +63,9 @@ _FATAL_AFTER = 3  # consecutive children dying before taking a job
 # --- messages ---------------------------------------------------------------------------------------------------
 
 
-def _status(kind: str, **data: Any) -> None:
+def _status(record: str, **data: Any) -> None:
     """Child -> server record on the status pipe (small, so one atomic write)."""
-    payload = json.dumps({"t": kind, **data}).encode()[:4000]
+    payload = json.dumps({"t": record, **data}).encode()[:4000]
     with contextlib.suppress(OSError):
         os.write(_STATUS_FD, struct.pack("<H", len(payload)) + payload)
 
@@ -176,7 +185,9 @@ def _lock_down(cfg: dict[str, Any]) -> None:
         rw = (1 << 16) - 1
         dev_rw = _linux.LL_READ_FILE | _linux.LL_WRITE_FILE | _linux.LL_TRUNCATE | _linux.LL_IOCTL_DEV
         rules = [("/", _linux.LL_READ), (BOX, rw)]
-        rules += [(f"/dev/{d}", dev_rw if d in ("null", "zero", "full") else _linux.LL_READ_FILE) for d in _DEVICES]
+        rules += [
+            (f"/dev/{d}", dev_rw if d in ("null", "zero", "full") else _linux.LL_READ_FILE) for d in _DEVICES
+        ]
         _linux.landlock_restrict(abi, rules)
     if cfg["seccomp"] is not None:
         _linux.seccomp_install(cfg["seccomp"])
@@ -356,13 +367,16 @@ class _Server:
         for name in _CG_ORDER:
             path = (cfg.get("cgroup") or {}).get(name)
             if path:
-                flags = os.O_RDONLY if name in _CG_READ else os.O_WRONLY if name.endswith("procs") else os.O_RDWR
+                flags = (
+                    os.O_RDONLY if name in _CG_READ else os.O_WRONLY if name.endswith("procs") else os.O_RDWR
+                )
                 self.cg_fds[name] = os.open(path, flags)
         for name in ("mem_procs", "pids_procs"):
             if name in self.cg_fds:
                 os.write(self.cg_fds[name], b"0")  # children are born in the slot's group
         self.oom_base = self._oom_count()
-        last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            last_cap = int(fh.read())
         etc = {
             "passwd": f"root:x:0:0::/:/usr/sbin/nologin\nsandbox:x:{cfg['uid']}:{cfg['gid']}::{WORK}:/usr/sbin/nologin\n"
             "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n".encode(),
@@ -391,7 +405,12 @@ class _Server:
             with contextlib.suppress(OSError):
                 _linux.mount(None, root, None, _linux.MS_REMOUNT | _linux.MS_NOSUID | _linux.MS_NODEV)
                 os.symlink(localtime, f"{root}/etc/localtime")
-                _linux.mount(None, root, None, _linux.MS_REMOUNT | _linux.MS_RDONLY | _linux.MS_NOSUID | _linux.MS_NODEV)
+                _linux.mount(
+                    None,
+                    root,
+                    None,
+                    _linux.MS_REMOUNT | _linux.MS_RDONLY | _linux.MS_NOSUID | _linux.MS_NODEV,
+                )
         os.chdir(root)
         _linux.pivot_root(".", ".")
         _linux.umount2(".", _linux.MNT_DETACH)
@@ -425,7 +444,11 @@ class _Server:
         os.write(fd, blob)
         import fcntl
 
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+        fcntl.fcntl(
+            fd,
+            fcntl.F_ADD_SEALS,
+            fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE,
+        )
         self.blob_fd = fd
 
     # cgroup reads
@@ -481,7 +504,9 @@ class _Server:
         self.poll.register(st_r, select.POLLIN)
         host_pidfd = os.dup(pidfd)
         try:
-            self._send({"t": "ready", "cid": cid, "pid": pid}, [job_host.fileno(), out_r, err_r, res_r, host_pidfd])
+            self._send(
+                {"t": "ready", "cid": cid, "pid": pid}, [job_host.fileno(), out_r, err_r, res_r, host_pidfd]
+            )
         finally:
             job_host.close()
             for fd in (out_r, err_r, res_r, host_pidfd):
@@ -510,7 +535,11 @@ class _Server:
                 blob_fd = len(fds) - 1
                 size = os.fstat(blob_fd).st_size
                 python = self.cfg["python"]
-                os.execve(python, [python, "-I", "-S", "-c", EXEC_BOOT, str(blob_fd), str(size)], {"LANG": "C.UTF-8"})
+                os.execve(
+                    python,
+                    [python, "-I", "-S", "-c", EXEC_BOOT, str(blob_fd), str(size)],
+                    {"LANG": "C.UTF-8"},
+                )
             child_main(self.child_cfg)
         except BaseException as exc:
             with contextlib.suppress(BaseException):
@@ -664,4 +693,3 @@ def server_main(cfg: dict[str, Any]) -> None:
             )  # fmt: skip
         raise
     server.loop()
-

@@ -1,0 +1,547 @@
+"""The adversarial suite: real candidate programs that try to escape, and what containment means for each.
+
+Every program receives the host context as JSON in ``sys.argv[1]`` and, when it gets to the end, writes its own
+verdict ``{"escaped": bool, "detail": str}`` to the result channel. A verdict is only a hint: the tests also check
+from the host (listeners got no connection, marker files do not exist, sentinel processes are alive, no process of
+the sandbox's uids is left).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from godel.sandbox import Limits
+
+PRELUDE = """
+import ctypes, errno, json, os, socket, sys, time
+CTX = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def report(escaped, detail=""):
+    os.write(3, json.dumps({"escaped": bool(escaped), "detail": str(detail)[:800]}).encode())
+def fails(fn, *args):
+    try:
+        fn(*args)
+    except BaseException as exc:
+        return True, "%s: %s" % (type(exc).__name__, exc)
+    return False, "succeeded"
+def sys_fails(nr, *args):
+    res = libc.syscall(ctypes.c_long(nr), *args)
+    return res < 0, "result %d errno %s" % (res, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    code: str
+    limits: Limits = field(default_factory=lambda: Limits(wall_seconds=20.0))
+    # None: the program must finish and report "escaped": False. Otherwise the accepted terminations.
+    terminations: frozenset[str] | None = None
+    host_check: str = ""  # name of an extra check in the test module
+
+
+def _connect(family: str, addr: str) -> str:
+    return f"""
+ok, detail = fails(lambda: socket.create_connection({addr}, timeout=2))
+try:
+    s = socket.socket({family}, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect({addr})
+    report(True, "connected")
+except OSError as exc:
+    report(False, exc)
+"""
+
+
+CASES: list[Case] = [
+    # --- network to the host -----------------------------------------------------------------------------------
+    Case("tcp4_loopback", _connect("socket.AF_INET", '("127.0.0.1", CTX["tcp4"])'), host_check="no_tcp"),
+    Case("tcp6_loopback", _connect("socket.AF_INET6", '("::1", CTX["tcp6"])'), host_check="no_tcp"),
+    Case(
+        "udp_loopback",
+        """
+ok, detail = fails(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", CTX["udp"])))
+report(not ok, detail)
+""",
+        host_check="no_udp",
+    ),
+    Case(
+        "raw_socket",
+        """
+ok, detail = fails(socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+ok6, detail6 = fails(socket.socket, socket.AF_PACKET, socket.SOCK_RAW, 0)
+report(not (ok and ok6), [detail, detail6])
+""",
+    ),
+    Case(
+        "netlink_socket",
+        """
+ok, detail = fails(socket.socket, socket.AF_NETLINK, socket.SOCK_RAW, 0)
+report(not ok, detail)
+""",
+    ),
+    Case(
+        "unix_socket_path",
+        """
+ok, detail = fails(lambda: socket.socket(socket.AF_UNIX).connect(CTX["unix"]))
+report(not ok, detail)
+""",
+        host_check="no_unix",
+    ),
+    Case(
+        "unix_socket_abstract",
+        """
+ok, detail = fails(lambda: socket.socket(socket.AF_UNIX).connect("\\0" + CTX["abstract"]))
+report(not ok, detail)
+""",
+        host_check="no_abstract",
+    ),
+    Case(
+        "outside_network",
+        """
+ok, detail = fails(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2))
+ok2, detail2 = fails(socket.getaddrinfo, "pypi.org", 443)
+report(not (ok and ok2), [detail, detail2])
+""",
+    ),
+    Case(
+        "network_interfaces",
+        """
+try:
+    names = [n for _, n in socket.if_nameindex()]
+except OSError as exc:  # needs a netlink socket, which the filter refuses
+    names = [str(exc)]
+report(any(n not in ("lo", "[Errno 97] Address family not supported by protocol") for n in names), names)
+""",
+    ),
+    # --- writes outside the scratch directory ------------------------------------------------------------------
+    Case(
+        "write_root_fs",
+        """
+results = [fails(open, p, "w") for p in ("/etc/evil", "/usr/evil", "/evil", "/root/evil", "/dev/evil")]
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "write_host_tmp",
+        """
+ok, detail = fails(lambda: open(CTX["marker_dir"] + "/written", "w").write("x"))
+report(not ok, detail)
+""",
+        host_check="no_marker",
+    ),
+    Case(
+        "symlink_escape",
+        """
+os.symlink(CTX["marker_dir"] + "/via-symlink", "link")
+os.symlink("/etc/passwd", "passwd-link")
+ok1, d1 = fails(lambda: open("link", "w").write("x"))
+ok2, d2 = fails(lambda: open("passwd-link", "a").write("evil::0:0::/:/bin/sh\\n"))
+report(not (ok1 and ok2), [d1, d2])
+""",
+        host_check="no_marker",
+    ),
+    Case(
+        "hardlink_escape",
+        """
+results = [fails(os.link, src, "hard") for src in ("/etc/passwd", "/usr/bin/python3", sys.executable)]
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "rename_escape",
+        """
+open("payload", "w").write("x")
+results = [fails(os.rename, "payload", dst) for dst in ("/usr/payload", "/etc/payload", CTX["marker_dir"] + "/renamed")]
+results.append(fails(os.rename, "/etc/hosts", "stolen-hosts"))
+report(not all(ok for ok, _ in results), results)
+""",
+        host_check="no_marker",
+    ),
+    Case(
+        "write_site_packages",
+        """
+import json as target
+path = os.path.dirname(target.__file__) + "/evil.py"
+sp = [p for p in sys.path if p.endswith("site-packages")]
+results = [fails(open, path, "w")] + [fails(open, p + "/evil.pth", "w") for p in sp]
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "chmod_chown",
+        """
+results = [fails(os.chmod, "/usr/bin", 0o777), fails(os.chown, "/etc/passwd", os.getuid(), -1)]
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    # --- secrets -------------------------------------------------------------------------------------------------
+    Case(
+        "environment_secret",
+        """
+leak = [k for k, v in os.environ.items() if "GODEL_TEST_SECRET" in k or CTX["secret"] in v]
+try:
+    leak += ["proc1"] if CTX["secret"] in open("/proc/1/environ").read() else []
+except OSError:
+    pass
+report(bool(leak), [leak, sorted(os.environ)])
+""",
+    ),
+    Case(
+        "home_directory",
+        """
+found = []
+for path in ("/root/.bashrc", "/root/.ssh", "/root/.netrc", "/root/.config", "/home"):
+    if os.path.exists(path):
+        found.append(path)
+listing = os.listdir("/root") if os.path.isdir("/root") else []
+report(bool(found) or listing not in ([], [".pyenv"]), [found, listing])
+""",
+    ),
+    Case(
+        "project_directory",
+        """
+found = [p for p in (CTX["project"] + "/pyproject.toml", CTX["project"] + "/src", CTX["project"] + "/.git",
+                     CTX["secret_file"]) if os.path.exists(p)]
+report(bool(found), found)
+""",
+    ),
+    Case(
+        "etc_shadow",
+        """
+results = [fails(lambda p=p: open(p).read()) for p in ("/etc/shadow", "/etc/gshadow", "/etc/sudoers")]
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "host_processes",
+        """
+pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
+report(any(int(p) > 50 for p in pids) or len(pids) > 3, pids)
+""",
+    ),
+    Case(
+        "sysfs_and_kernel",
+        """
+found = [p for p in ("/sys/fs/cgroup", "/proc/sys/kernel", "/proc/kcore", "/boot", "/dev/sda", "/dev/vda",
+                     "/dev/mem", "/dev/kmsg") if os.path.exists(p)]
+report(bool(found), found)
+""",
+    ),
+    # --- processes, memory, CPU, time, output, disk, descriptors -----------------------------------------------
+    Case(
+        "fork_bomb",
+        """
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        children += 1
+except OSError as exc:
+    report(children > 40, "stopped after %d children: %s" % (children, exc))
+""",
+        limits=Limits(wall_seconds=20.0, max_processes=16),
+    ),
+    Case(
+        "thread_bomb",
+        """
+import threading
+n = 0
+try:
+    while True:
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        n += 1
+except (RuntimeError, OSError) as exc:
+    report(n > 40, "stopped after %d threads: %s" % (n, exc))
+os._exit(0)
+""",
+        limits=Limits(wall_seconds=20.0, max_processes=16),
+    ),
+    Case(
+        "memory_bomb",
+        """
+blocks = []
+while True:
+    blocks.append(bytearray(16 * 1024 * 1024))
+""",
+        limits=Limits(wall_seconds=20.0, memory_mb=128),
+        terminations=frozenset({"memory_limit"}),
+    ),
+    Case(
+        "memory_bomb_children",
+        """
+kids = []
+for i in range(4):
+    pid = os.fork()
+    if pid == 0:
+        data = bytearray(90 * 1024 * 1024)
+        for j in range(0, len(data), 4096):
+            data[j] = 1
+        time.sleep(5)
+        os._exit(0)
+    kids.append(pid)
+statuses = [os.waitpid(p, 0)[1] for p in kids]
+killed = [s for s in statuses if os.WIFSIGNALED(s)]
+report(not killed, "children killed: %d of 4" % len(killed))
+os._exit(9 if killed else 0)
+""",
+        limits=Limits(wall_seconds=20.0, memory_mb=200),
+        terminations=frozenset({"memory_limit"}),
+    ),
+    Case(
+        "cpu_spin_ignoring_signals",
+        """
+import signal
+for sig in (signal.SIGXCPU, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
+while True:
+    pass
+""",
+        limits=Limits(wall_seconds=20.0, cpu_seconds=1.0),
+        terminations=frozenset({"cpu_limit"}),
+    ),
+    Case(
+        "sleep_past_wall_time",
+        "time.sleep(3600)\n",
+        limits=Limits(wall_seconds=1.0),
+        terminations=frozenset({"timeout"}),
+    ),
+    Case(
+        "output_flood",
+        """
+chunk = "x" * 65536
+while True:
+    sys.stdout.write(chunk)
+""",
+        limits=Limits(wall_seconds=20.0, output_bytes=200_000),
+        terminations=frozenset({"output_limit"}),
+    ),
+    Case(
+        "result_flood",
+        """
+while True:
+    os.write(3, b"y" * 65536)
+""",
+        limits=Limits(wall_seconds=20.0, result_bytes=100_000),
+        terminations=frozenset({"output_limit"}),
+    ),
+    Case(
+        "disk_fill",
+        """
+written = 0
+try:
+    with open("big", "wb") as fh:
+        while True:
+            fh.write(b"z" * (1 << 20))
+            fh.flush()
+            written += 1 << 20
+except OSError as exc:
+    report(written > 8 * (1 << 20), "stopped at %d bytes: %s" % (written, exc))
+""",
+        limits=Limits(wall_seconds=20.0, disk_mb=8),
+    ),
+    Case(
+        "tmp_fill",
+        """
+written = 0
+try:
+    with open("/tmp/big", "wb") as fh:
+        while True:
+            fh.write(b"z" * (1 << 20))
+            fh.flush()
+            written += 1 << 20
+except OSError as exc:
+    report(written > 8 * (1 << 20), "stopped at %d bytes: %s" % (written, exc))
+""",
+        limits=Limits(wall_seconds=20.0, disk_mb=8),
+    ),
+    Case(
+        "inode_fill",
+        """
+n = 0
+try:
+    os.mkdir("many")
+    while True:
+        open("many/%d" % n, "w").close()
+        n += 1
+except OSError as exc:
+    report(n > 100000, "stopped at %d files: %s" % (n, exc))
+""",
+        limits=Limits(wall_seconds=30.0, disk_mb=4),
+    ),
+    Case(
+        "fd_exhaustion",
+        """
+fds = []
+try:
+    while True:
+        fds.append(os.open("/dev/null", os.O_RDONLY))
+except OSError as exc:
+    report(len(fds) > 5000, "stopped at %d descriptors: %s" % (len(fds), exc))
+""",
+    ),
+    Case(
+        "raise_rlimits",
+        """
+import resource
+results = []
+for res in (resource.RLIMIT_CPU, resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE):
+    soft, hard = resource.getrlimit(res)
+    results.append(fails(resource.setrlimit, res, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)))
+ok, detail = fails(lambda: open("/proc/self/oom_score_adj", "w").write("-1000"))
+results.append((ok, detail))
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "daemonize",
+        """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for fd in (0, 1, 2, 3):
+            os.close(fd)
+        while True:
+            time.sleep(0.1)
+    os._exit(0)
+time.sleep(0.2)
+report(False, "parent leaves, daemon keeps running")
+""",
+    ),
+    Case(
+        "kill_everything",
+        """
+import signal
+ok, detail = fails(os.kill, -1, signal.SIGKILL)
+ok2, detail2 = fails(os.kill, CTX["sentinel"], signal.SIGKILL)
+report(False, [detail, detail2])
+""",
+        terminations=frozenset({"ok", "error"}),
+        host_check="sentinel_alive",
+    ),
+    Case(
+        "signal_server",
+        """
+import signal
+results = [fails(os.kill, pid, signal.SIGKILL) for pid in CTX["server_pids"]]
+report(not all(ok for ok, _ in results), results)
+""",
+        host_check="servers_alive",
+    ),
+    # --- privileged kernel surface ----------------------------------------------------------------------------
+    Case(
+        "setuid_root",
+        """
+results = [fails(os.setuid, 0), fails(os.setgid, 0), fails(os.setgroups, [0]), fails(os.setresuid, 0, 0, 0)]
+report(not all(ok for ok, _ in results) or os.getuid() == 0 or os.geteuid() == 0, results)
+""",
+    ),
+    Case(
+        "mount_calls",
+        """
+results = [
+    (libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None) != 0, "mount"),
+    (libc.mount(None, b"/", None, 32 | 1, None) != 0, "remount"),
+    (libc.umount2(b"/usr", 2) != 0, "umount"),
+    sys_fails(155, b".", b"."),
+    (libc.chroot(b"/tmp") != 0, "chroot"),
+]
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "unshare_and_setns",
+        """
+flags = {"user": 0x10000000, "net": 0x40000000, "mount": 0x20000, "pid": 0x20000000, "cgroup": 0x02000000}
+results = [(libc.unshare(f) != 0, name) for name, f in flags.items()]
+results.append(sys_fails(56, ctypes.c_ulong(0x10000000 | 17), None, None, None, None))  # clone(CLONE_NEWUSER)
+results.append(sys_fails(308, 0, 0))  # setns
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "ptrace",
+        """
+results = [sys_fails(101, 0, 0, 0, 0), sys_fails(101, 16, 1, 0, 0)]  # TRACEME, ATTACH to pid 1
+results.append(sys_fails(310, 1, None, 0, None, 0, 0))  # process_vm_readv
+report(not all(ok for ok, _ in results), results)
+""",
+    ),
+    Case(
+        "bpf_io_uring_keyctl_perf",
+        """
+params = ctypes.create_string_buffer(256)
+results = {
+    "bpf": sys_fails(321, 0, None, 0),
+    "io_uring_setup": sys_fails(425, 8, params),
+    "keyctl": sys_fails(250, 0, -1, 0, 0, 0),
+    "add_key": sys_fails(248, b"user", b"k", b"v", 1, -2),
+    "perf_event_open": sys_fails(298, params, 0, -1, -1, 0),
+    "userfaultfd": sys_fails(323, 0),
+}
+report(not all(ok for ok, _ in results.values()), results)
+""",
+    ),
+    Case(
+        "module_loading",
+        """
+results = {
+    "init_module": sys_fails(175, None, 0, b""),
+    "finit_module": sys_fails(313, 0, b"", 0),
+    "delete_module": sys_fails(176, b"ext4", 0),
+    "kexec_load": sys_fails(246, 0, 0, None, 0),
+    "reboot": sys_fails(169, 0xfee1dead, 672274793, 0x4321FEDC, None),
+}
+report(not all(ok for ok, _ in results.values()), results)
+""",
+    ),
+    Case(
+        "new_mount_api_and_handles",
+        """
+results = {
+    "fsopen": sys_fails(430, b"tmpfs", 0),
+    "open_tree": sys_fails(428, -100, b"/", 0),
+    "open_by_handle_at": sys_fails(304, -100, None, 0),
+    "clone3": sys_fails(435, None, 0),
+}
+report(not all(ok for ok, _ in results.values()), results)
+""",
+    ),
+    # --- bad input ------------------------------------------------------------------------------------------
+    Case(
+        "invalid_python",
+        "def broken(:\n    pass\n",
+        terminations=frozenset({"error"}),
+    ),
+    Case(
+        "never_returns",
+        "while True:\n    time.sleep(0.01)\n",
+        limits=Limits(wall_seconds=1.0),
+        terminations=frozenset({"timeout"}),
+    ),
+    Case(
+        "kills_own_interpreter",
+        """
+import signal
+os.kill(os.getpid(), signal.SIGKILL)
+os.abort()
+""",
+        terminations=frozenset({"error"}),
+    ),
+    Case(
+        "segfault",
+        "ctypes.string_at(1)\n",
+        terminations=frozenset({"error"}),
+    ),
+    Case(
+        "exits_nonzero_with_forged_result",
+        """
+report(False, "forged")
+os._exit(3)
+""",
+        terminations=frozenset({"error"}),
+    ),
+]
