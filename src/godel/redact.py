@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["MASK", "redact", "redact_obj", "safe_path_component"]
@@ -20,7 +20,7 @@ __all__ = ["MASK", "redact", "redact_obj", "safe_path_component"]
 MASK = "***"
 
 # Order matters: specific shapes first so the generic key=value rule does not half-mask them.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"), "sk-ant-" + MASK),
     (re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}"), "sk-" + MASK),
     (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), "AKIA" + MASK),
@@ -30,7 +30,17 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bAIza[0-9A-Za-z\-_]{35}\b"), "AIza" + MASK),
     (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), "hf_" + MASK),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), MASK),
-    (re.compile(r"(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"), r"\1\2" + MASK),
+    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"), r"\1\2" + MASK),
+    # "token abc123..." / "Basic dXNl...": only values that look machine-made (a digit in them), so prose such as
+    # "token counting" stays readable.
+    (re.compile(r"(?i)\b(token|basic)(\s+)(?=[A-Za-z._~+/\-]*\d)[A-Za-z0-9\-._~+/]{8,}=*"), r"\1\2" + MASK),
+    # Authorization: <scheme> <credentials>, whatever the scheme and however the credentials look
+    (
+        re.compile(
+            r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:([A-Za-z]+)\s+)?(?!\*\*\*)[^\s\"',;}]+"
+        ),
+        lambda m: m.group(1) + (m.group(2) + " " if m.group(2) else "") + MASK,
+    ),
     # scheme://user:password@host
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^:/\s@]*:)([^@\s/]+)(@)"), r"\1" + MASK + r"\3"),
     # api_key=..., "password": "...", SECRET_TOKEN: ..., aws_secret_access_key = ...

@@ -14,6 +14,8 @@ SECRETS = [
     ("key sk-proj-abcdefghijklmnopqrstuvwxyz0123", "abcdefghijklmnopqrstuvwxyz0123"),
     ("sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv_wx-yz", "AbCdEfGhIjKlMnOpQrStUv_wx-yz"),
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+    ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    ("curl -H 'authorization: token plainword'", "plainword"),
     ("postgresql://godel:hunter2secret@db:5432/x", "hunter2secret"),
     ("AWS AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
     ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
@@ -82,3 +84,8 @@ def test_safe_path_component_property(s: str) -> None:
     out = safe_path_component(s)
     assert out and all(c.isascii() and (c.isalnum() or c in "._-") for c in out)
     assert not out.startswith(".")
+
+
+def test_prose_about_tokens_is_kept() -> None:
+    text = "token counting, token expiration and basic arithmetic"
+    assert redact(text) == text
