@@ -143,6 +143,10 @@ class SQLArchive:
         self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
         self._read_lock = self._write_lock if memory else None
         self._engine = self._make_engine(memory, pool_size, connect_timeout)
+        self._rows_sql = (
+            "SELECT id, iteration, parent_id, generation, status, score, flagged FROM candidates "
+            f"WHERE run_id = {'?' if self.is_sqlite else '%s'} ORDER BY iteration"
+        )
         try:
             migrate(self._engine, self._where)
         except GodelError:
@@ -568,18 +572,12 @@ class SQLArchive:
         return [self._decode(r) for r in rows]
 
     def rows(self, run_id: int) -> list[CandidateRow]:
-        stmt = (
-            sa.select(
-                C.c.id, C.c.iteration, C.c.parent_id, C.c.generation, C.c.status, C.c.score, C.c.flagged
-            )
-            .where(C.c.run_id == run_id)
-            .order_by(C.c.iteration)
-        )
+        # The selection hot path (every candidate of a run, often): plain SQL through the driver skips the Core
+        # compile and type-processing layers; the columns are plain ints, floats and strings anyway.
         st = _STATUS
         with self._read("listing candidate rows") as conn:
-            out = [
-                CandidateRow(i, it, p, g, st[s], sc, bool(f)) for i, it, p, g, s, sc, f in conn.execute(stmt)
-            ]
+            result = conn.exec_driver_sql(self._rows_sql, (run_id,))
+            out = [CandidateRow(i, it, p, g, st[s], sc, bool(f)) for i, it, p, g, s, sc, f in result]
             if not out:
                 self._require_run(conn, run_id)
         return out
