@@ -38,7 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -321,7 +321,7 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
             {"id": c.id, "iteration": c.iteration, "stage": c.failure_stage, "reason": c.reason}
             for c in archive.candidates(info.id, status=[Status.FAILED, Status.REJECTED])[-5:]
         ]
-        doc = {
+        doc: dict[str, Any] = {
             "storage": archive.url,
             "runs": [
                 {"id": r.id, "name": r.name, "task": r.task, "status": r.status} for r in archive.runs()

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from godel.propose._syntax import parse_expression, parse_python, syntax_error
+from godel._syntax import parse_expression, parse_python, syntax_error
 
 SOURCE = (Path(__file__).resolve().parents[2] / "src" / "godel" / "propose" / "_apply.py").read_text()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from godel._syntax import parse_python
 from godel.guard._source import Source, dotted
 
 __all__ = ["CHECKS", "Check", "Context", "Finding", "Protected", "distinctive_constants", "norm_number"]
@@ -754,7 +755,7 @@ def distinctive_constants(name: str, data: bytes, limit: int = 50_000) -> dict[s
         return out
     if name.endswith(".py"):
         try:
-            tree = ast.parse(text)
+            tree = parse_python(text)
         except SyntaxError:
             tree = None
         if tree is not None:

@@ -8,6 +8,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from godel._syntax import parse_python
+
 __all__ = ["Source", "dotted", "parse_source"]
 
 _EXEC_FUNCS = {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"}
@@ -117,7 +119,7 @@ def _collect(src: Source, tree: ast.AST, line_offset: int, depth: int) -> None:
                 and isinstance(node.args[0].value, str)
             ):
                 try:
-                    inner = ast.parse(node.args[0].value)
+                    inner = parse_python(node.args[0].value)
                 except SyntaxError:
                     pass  # compile()/exec() of invalid code fails at run time; nothing hidden in it
                 else:
@@ -192,7 +194,7 @@ def parse_source(path: str, text: str) -> Source:
 def _parse(path: str, text: str) -> Source:
     src = Source(path, text)
     try:
-        tree = ast.parse(text, filename=path)
+        tree = parse_python(text, filename=path)
     except SyntaxError as exc:
         src.error = f"{path}:{exc.lineno}: {exc.msg}"
         return src

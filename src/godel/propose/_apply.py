@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from godel.candidate import Program
 from godel.errors import ApplyError, TaskError
-from godel.propose._syntax import syntax_error
+from godel._syntax import syntax_error
 from godel.task import EVOLVE_END, EVOLVE_START, Region, Task, evolve_regions
 
 __all__ = [

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from godel.candidate import Program, Proposal
 from godel.config import ProposerConfig
 from godel.propose._base import ProposalContext
-from godel.propose._syntax import parse_expression, parse_python, syntax_error
+from godel._syntax import parse_expression, parse_python, syntax_error
 from godel.task import Region
 
 __all__ = ["MutationProposer"]
