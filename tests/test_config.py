@@ -47,5 +47,5 @@ def test_yaml_and_overrides(tmp_path: Path) -> None:
 
 def test_override_syntax() -> None:
     assert apply_overrides({}, ["a.b=1", "a.c='x'", "d.e=true"]) == {"a": {"b": 1, "c": "x"}, "d": {"e": True}}
-    with pytest.raises(ConfigError, match="section.key=value"):
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
         apply_overrides({}, ["nonsense"])

@@ -136,13 +136,19 @@ def test_try_programs_goes_through_the_pipeline(tmp_path: Path) -> None:
     task = _task(tmp_path, 0)
     url = f"sqlite:///{tmp_path}/t.db"
     good = task.program.files["initial_program.py"].replace("iterations=60", "iterations=600")
-    bad = task.program.files["initial_program.py"].replace("    return best_x, best_y, best_value\n", "    return 1\n")
+    bad = task.program.files["initial_program.py"].replace(
+        "    return best_x, best_y, best_value\n", "    return 1\n"
+    )
     outside = task.program.files["initial_program.py"].replace("(x**2 + y**2) / 20", "0")
     results = _engine(task, url).try_programs(
-        [(name, Program.single("initial_program.py", text)) for name, text in
-         (("good", good), ("bad", bad), ("outside", outside))]
+        [
+            (name, Program.single("initial_program.py", text))
+            for name, text in (("good", good), ("bad", bad), ("outside", outside))
+        ]
     )
     by = {name: c for name, c in results}
     assert by["good"].status == Status.OK and by["good"].score is not None
     assert by["bad"].status == Status.FAILED and "evaluate" in (by["bad"].failure_stage or "")
-    assert by["outside"].status == Status.FAILED and "outside the EVOLVE-BLOCK" in (by["outside"].reason or "")
+    assert by["outside"].status == Status.FAILED and "outside the EVOLVE-BLOCK" in (
+        by["outside"].reason or ""
+    )
