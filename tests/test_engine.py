@@ -152,3 +152,59 @@ def test_try_programs_goes_through_the_pipeline(tmp_path: Path) -> None:
     assert by["outside"].status == Status.FAILED and "outside the EVOLVE-BLOCK" in (
         by["outside"].reason or ""
     )
+
+
+class _WritesOnce:
+    """Proposes, at iteration 1, a program that writes a file (the default constitution wants a human for that);
+    mutations otherwise."""
+
+    name = "scripted"
+
+    def __init__(self, task: Task) -> None:
+        self.mutate = MutationProposer(task.config.proposer)
+
+    def propose(self, ctx: Any, rng: Any) -> Any:
+        from godel.candidate import Proposal
+
+        if ctx.iteration != 1:
+            return self.mutate.propose(ctx, rng)
+        text = ctx.parent.program.files["initial_program.py"].replace(
+            "    return best_x, best_y, best_value\n",
+            "    with open('trace.txt', 'w') as fh:\n        fh.write(str(best_value))\n"
+            "    return best_x, best_y, best_value\n",
+        )
+        return Proposal(program=Program.single("initial_program.py", text), proposer=self.name)
+
+
+def test_supervised_candidate_waits_then_runs_after_approval(tmp_path: Path) -> None:
+    from godel.guard import approve, make_guard
+
+    task = _task(tmp_path, 3, "guard.enabled=true")
+    url = f"sqlite:///{tmp_path}/g.db"
+
+    def engine(t: Task) -> Engine:
+        return Engine(
+            t,
+            open_archive(url),
+            proposer=_WritesOnce(t),
+            selector_factory=lambda: make_selector(t.config.selector),
+            sandbox=SubprocessSandbox(),
+            guard=make_guard(t.config.guard, t),
+        )
+
+    first = engine(task).run()
+    assert first.progress.awaiting == 1
+    archive = open_archive(url)
+    waiting = archive.candidates(first.run_id, status=Status.AWAITING_APPROVAL)
+    assert len(waiting) == 1 and waiting[0].iteration == 1
+    assert waiting[0].verdict["decision"] == "require_approval"
+    assert waiting[0].id is not None
+    approve(archive, waiting[0].id, "tester")
+    archive.close()
+    engine(_task(tmp_path, 4, "guard.enabled=true")).run(resume=True)
+    archive = open_archive(url)
+    done = archive.get_candidate(waiting[0].id)
+    assert done.status == Status.OK and done.score is not None
+    kinds = [e.kind for e in archive.events(first.run_id)]
+    assert "approval" in kinds or any("approv" in k for k in kinds)
+    archive.close()

@@ -27,6 +27,7 @@ from godel.errors import EvaluationError, GodelError, SandboxError
 from godel.executor import Executor, LocalExecutor
 from godel.guard._base import Guard, Verdict
 from godel.propose._base import ProposalContext, Proposer
+from godel.redact import redact_obj
 from godel.sandbox._base import Sandbox
 from godel.select._base import Selector
 from godel.task import Task
@@ -195,6 +196,10 @@ class Engine:
         pool = ThreadPoolExecutor(max_workers=self.window, thread_name_prefix="godel-worker")
         futures: dict[int, Future[Candidate]] = {}  # in flight
         finished: dict[int, Candidate] = {}  # done, not yet fed to the selector
+        late: dict[
+            int, Future[Candidate]
+        ] = {}  # approved by a human after their turn; evaluated out of order
+        next_housekeeping = 0.0
         try:
             observed_upto = 0
             for i in range(1, cfg.iterations + 1):
@@ -202,6 +207,9 @@ class Engine:
                 if reason is not None:
                     stopped = reason
                     break
+                if time.monotonic() >= next_housekeeping:
+                    next_housekeeping = time.monotonic() + 2.0
+                    self._housekeeping(run.id, i, pool, futures, late)
                 # Feed the selector, in iteration order, everything up to i - W.
                 while observed_upto < i - self.window:
                     observed_upto += 1
@@ -229,6 +237,9 @@ class Engine:
                 self._collect(futures, finished, progress, block=len(futures) >= self.window)
             while futures:
                 self._collect(futures, finished, progress, block=True)
+            self._housekeeping(run.id, cfg.iterations + 1, pool, futures, late)
+            for fut in late.values():
+                self._account(fut.result(), progress)
         except KeyboardInterrupt:
             stopped = "interrupted"
             self._stop_requested.set()
@@ -265,6 +276,32 @@ class Engine:
         return results
 
     # -- loop internals -----------------------------------------------------------------------------------------
+
+    def _housekeeping(
+        self,
+        run_id: int,
+        current: int,
+        pool: ThreadPoolExecutor,
+        futures: dict[int, Future[Candidate]],
+        late: dict[int, Future[Candidate]],
+    ) -> None:
+        """Apply approval timeouts, and evaluate candidates a human approved after their turn had passed."""
+        if self.guard is None:
+            return
+        constitution = getattr(self.guard, "constitution", None)
+        if constitution is not None:
+            from godel.guard import expire
+
+            expire(
+                self.archive,
+                run_id,
+                constitution,
+                timeout_seconds=self.task.config.guard.approval_timeout_seconds,
+            )
+        for cand in self.archive.candidates(run_id, status=Status.PENDING):
+            if cand.iteration < current and cand.iteration not in futures and cand.iteration not in late:
+                assert cand.id is not None
+                late[cand.iteration] = pool.submit(self._evaluate_stored, cand.id)
 
     def _budget_left(self, progress: Progress) -> str | None:
         cfg = self.task.config.run
@@ -416,6 +453,8 @@ class Engine:
                 self._cache.popitem(last=False)
 
     def _event(self, run_id: int, kind: str, payload: dict[str, Any], actor: str = "engine") -> None:
+        # Redacted before the archive hashes it: the audit chain must never hold a secret.
+        payload = redact_obj(payload)
         self.archive.add_event(run_id, kind, payload, actor)
         if self.on_event is not None:
             self.on_event(kind, payload)
