@@ -1,0 +1,37 @@
+"""Choosing an executor by name: ``local`` (this machine's sandbox slots) or ``ray``."""
+
+from __future__ import annotations
+
+from godel.errors import ConfigError
+from godel.executor._base import Executor
+from godel.executor._local import LocalExecutor
+from godel.sandbox._config import SandboxConfig
+from godel.task import Task
+
+__all__ = ["EXECUTORS", "make_executor"]
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(
+    name: str, task: Task, sandbox_config: SandboxConfig, slots: int, address: str | None = None
+) -> Executor:
+    """Build the executor ``name`` with ``slots`` evaluations in flight.
+
+    ``address`` only applies to ``ray``: None starts a local Ray cluster, ``auto``/``host:port``/``ray://host:port``
+    joins an existing one.
+    """
+    if name == "local":
+        if address is not None:
+            raise ConfigError(
+                f"--ray-address {address} given with the local executor",
+                hint="add --executor ray, or drop it",
+            )
+        from godel.sandbox import make_sandbox  # type: ignore[attr-defined,unused-ignore]
+
+        return LocalExecutor(task, make_sandbox(sandbox_config, slots=slots))
+    if name == "ray":
+        from godel.executor._ray import RayExecutor
+
+        return RayExecutor(task, sandbox_config, slots=slots, address=address)
+    raise ConfigError(f"unknown executor {name!r}", hint=f"choose one of: {', '.join(EXECUTORS)}")
