@@ -86,10 +86,11 @@ def bench(archive: SQLArchive, n_batch: int, n_single: int, n_rows: int, batch: 
     archive.add_candidate(seed)
     it = 1
     cands = [make(run.id, it + i, seed.id, rng) for i in range(n_batch)]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for i in range(0, n_batch, batch):
         archive.add_candidates(cands[i : i + batch])
     batched = n_batch / (time.perf_counter() - t)
+    batched_cpu = n_batch / (time.process_time() - c)
     it += n_batch
     singles = [make(run.id, it + i, seed.id, rng) for i in range(n_single)]
     t = time.perf_counter()
@@ -115,14 +116,17 @@ def bench(archive: SQLArchive, n_batch: int, n_single: int, n_rows: int, batch: 
         ]
         archive.add_candidates(chunk)
         it += len(chunk)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     rows = archive.rows(run.id)
     rows_s = time.perf_counter() - t
+    rows_cpu = time.process_time() - c
     t = time.perf_counter()
     archive.best(run.id)
     best_s = time.perf_counter() - t
     return {
         "batched": batched,
+        "batched_cpu": batched_cpu,
+        "rows_cpu": rows_cpu,
         "single": single,
         "update": update,
         "events": events,
@@ -209,6 +213,16 @@ def main() -> None:
             f"{name:<14} {r['batched']:>10,.0f} {r['single']:>9,.0f} {r['update']:>9,.0f} {r['events']:>9,.0f} "
             f"{rows:>16} {r['best_ms']:>6.1f}ms {bpc:>10,.0f}"
         )
+    print(
+        "\nthis process's CPU time only (what an idle core gives when the machine is shared; the PostgreSQL"
+    )
+    print("server's own CPU is not counted, so only the SQLite line is comparable):")
+    for name, r, _ in results:
+        print(
+            f"  {name:<14} batched {r['batched_cpu']:>9,.0f} candidates/CPU-s   rows() {r['rows_cpu']:.3f} CPU-s "
+            f"for {r['rows_n']:,}"
+        )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"\nbatched: add_candidates in batches of {args.batch_size} ({args.batched:,} candidates, ~3 KB program + "
         "2 KB prompt each); single: add_candidate one transaction each; bytes/cand: table + indexes / candidates"

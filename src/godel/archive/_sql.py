@@ -3,7 +3,7 @@
 Concurrency: the object is shared by threads (each call checks a pooled connection out). Writes that must be
 serialised (event appends, run meta merges) are: on SQLite every write transaction is ``BEGIN IMMEDIATE`` (one writer
 at a time across processes, others wait up to ``busy_timeout``), on PostgreSQL the run row is locked with
-``SELECT ... FOR UPDATE``.
+``SELECT ... FOR NO KEY UPDATE`` (a FOR UPDATE that does not block foreign-key checks).
 """
 
 from __future__ import annotations
@@ -355,7 +355,9 @@ class SQLArchive:
         if status is not None and status not in RUN_STATUSES:
             raise ArchiveError(f"unknown run status {status!r}", hint=f"use one of {', '.join(RUN_STATUSES)}")
         with self._write("updating a run") as conn:
-            row = conn.execute(sa.select(R.c.meta).where(R.c.id == run_id).with_for_update()).first()
+            row = conn.execute(
+                sa.select(R.c.meta).where(R.c.id == run_id).with_for_update(key_share=True)
+            ).first()
             if row is None:
                 raise UnknownRun(
                     f"no run with id {run_id} in the archive", hint="`godel runs` lists the runs"
@@ -662,7 +664,10 @@ class SQLArchive:
             ) from exc
         with self._write("appending an event") as conn:
             # Serialises appends to one run: a row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already did.
-            if conn.execute(sa.select(R.c.id).where(R.c.id == run_id).with_for_update()).first() is None:
+            # FOR NO KEY UPDATE (key_share) still excludes other appenders but not candidate inserts, whose
+            # foreign-key checks only take KEY SHARE on the run row.
+            lock = sa.select(R.c.id).where(R.c.id == run_id).with_for_update(key_share=True)
+            if conn.execute(lock).first() is None:
                 raise UnknownRun(
                     f"no run with id {run_id} in the archive", hint="`godel runs` lists the runs"
                 )
