@@ -37,7 +37,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -269,7 +269,7 @@ def try_(
                 "`godel try` takes single files; this task evolves a folder", hint="try a single-file task"
             )
         programs.append((str(f), task.program.replace(task.program.main_path, f.read_text())))
-    parts = build_parts(task, storage)
+    parts = build_parts(task, storage, proposals=False)
     try:
         engine = Engine(
             task,

@@ -68,7 +68,10 @@ def make_proposer(task: Task, notes: list[str]) -> Proposer:
     return MixProposer([(llm, cfg.llm_share), (mutate, 1.0 - cfg.llm_share)])
 
 
-def build_parts(task: Task, storage: str | None = None, *, sandbox: Sandbox | None = None) -> Parts:
+def build_parts(
+    task: Task, storage: str | None = None, *, sandbox: Sandbox | None = None, proposals: bool = True
+) -> Parts:
+    """Everything a run needs. ``proposals=False`` (``godel try``) skips loading a language model."""
     from godel.guard import make_guard
     from godel.sandbox import make_sandbox
     from godel.select import make_selector
@@ -80,7 +83,12 @@ def build_parts(task: Task, storage: str | None = None, *, sandbox: Sandbox | No
     box = sandbox if sandbox is not None else make_sandbox(task.config.sandbox, slots=task.config.run.parallel)
     try:
         archive = open_archive(url)
-        proposer = make_proposer(task, notes)
+        if proposals:
+            proposer = make_proposer(task, notes)
+        else:
+            from godel.propose import MutationProposer
+
+            proposer = MutationProposer(task.config.proposer)
         guard = make_guard(task.config.guard, task) if task.config.guard.enabled else None
     except BaseException:
         box.close()
