@@ -25,7 +25,8 @@ def build_run_archive(root: Path, iterations: int = 12) -> tuple[str, int]:
     task_dir = root / "function_minimization"
     shutil.copytree(EXAMPLES / "function_minimization", task_dir)
     task = load_task(
-        task_dir, [f"run.iterations={iterations}", "proposer.kind='mutate'", "guard.enabled=false", "run.parallel=2"]
+        task_dir,
+        [f"run.iterations={iterations}", "proposer.kind='mutate'", "guard.enabled=false", "run.parallel=2"],
     )
     url = f"sqlite:///{root}/run.db"
     archive = open_archive(url)
@@ -50,20 +51,38 @@ def build_run_archive(root: Path, iterations: int = 12) -> tuple[str, int]:
     cheat = best.program.replace(path, text + f"\n# key: {SECRET}\n")
     now = time.time()
     waiting = Candidate(
-        run_id=run_id, iteration=n, program=supervised, parent_id=best.id, generation=best.generation + 1,
-        status=Status.AWAITING_APPROVAL, reason="awaiting approval: imports subprocess", proposer="mutate",
-        diff=unified_diff(best.program, supervised), verdict={"decision": "require_approval", "reasons": ["imports subprocess"]},
+        run_id=run_id,
+        iteration=n,
+        program=supervised,
+        parent_id=best.id,
+        generation=best.generation + 1,
+        status=Status.AWAITING_APPROVAL,
+        reason="awaiting approval: imports subprocess",
+        proposer="mutate",
+        diff=unified_diff(best.program, supervised),
+        verdict={"decision": "require_approval", "reasons": ["imports subprocess"]},
         created_at=now,
     )
     flagged = Candidate(
-        run_id=run_id, iteration=n + 1, program=cheat, parent_id=best.id, generation=best.generation + 1,
-        status=Status.OK, score=(best.score or 0.0) + 100.0, proposer="mutate", diff=unified_diff(best.program, cheat),
-        flags=[f"score jump with token={SECRET}"], metrics={"combined_score": (best.score or 0.0) + 100.0},
-        created_at=now, updated_at=now,
+        run_id=run_id,
+        iteration=n + 1,
+        program=cheat,
+        parent_id=best.id,
+        generation=best.generation + 1,
+        status=Status.OK,
+        score=(best.score or 0.0) + 100.0,
+        proposer="mutate",
+        diff=unified_diff(best.program, cheat),
+        flags=[f"score jump with token={SECRET}"],
+        metrics={"combined_score": (best.score or 0.0) + 100.0},
+        created_at=now,
+        updated_at=now,
     )
     for c in (waiting, flagged):
         archive.add_candidate(c)
-        archive.add_event(run_id, "proposal", {"candidate": c.id, "iteration": c.iteration, "parent": best.id})
+        archive.add_event(
+            run_id, "proposal", {"candidate": c.id, "iteration": c.iteration, "parent": best.id}
+        )
     archive.close()
     return url, run_id
 

@@ -43,14 +43,20 @@ def test_views_of_a_real_run(client: TestClient, run_archive: tuple[str, int]) -
     assert scores["ok"] == s["counts"]["ok"] and scores["best"][-1][1] == pytest.approx(best.score)
     child = next(c for c in cands if c.parent_id is not None and c.diff)
     d = client.get(f"/api/candidates/{child.id}").json()
-    assert d["diff"] == child.diff and d["parent_id"] == child.parent_id and d["files"] == dict(child.program.files)
+    assert (
+        d["diff"] == child.diff
+        and d["parent_id"] == child.parent_id
+        and d["files"] == dict(child.program.files)
+    )
     review = client.get(f"/api/runs/{run_id}/review").json()
     assert review["total"] == 2 and {i["kind"] for i in review["items"]} == {"approval", "flagged"}
-    page = client.get(f"/api/runs/{run_id}/candidates", params={"limit": 5, "offset": 5, "sort": "score"}).json()
+    page = client.get(
+        f"/api/runs/{run_id}/candidates", params={"limit": 5, "offset": 5, "sort": "score"}
+    ).json()
     assert page["total"] == len(cands) and len(page["items"]) == 5
-    assert client.get(f"/api/runs/{run_id}/candidates", params={"status": "ok,failed"}).json()["total"] == sum(
-        c.status in (Status.OK, Status.FAILED) for c in cands
-    )
+    assert client.get(f"/api/runs/{run_id}/candidates", params={"status": "ok,failed"}).json()[
+        "total"
+    ] == sum(c.status in (Status.OK, Status.FAILED) for c in cands)
     ev = client.get(f"/api/runs/{run_id}/events", params={"since": 2, "limit": 3}).json()["items"]
     assert [e["seq"] for e in ev] == [3, 4, 5]
     archive.close()
@@ -92,9 +98,14 @@ def test_approvals_need_the_token(fresh_archive: tuple[str, int]) -> None:
     with pytest.raises(ServeError):
         create_app(archive, allow_approve=True)
     c = TestClient(create_app(archive, allow_approve=True, token=TOKEN))
-    waiting, flagged = (i["id"] for i in sorted(c.get(f"/api/runs/{run_id}/review").json()["items"], key=lambda i: i["kind"]))
+    waiting, flagged = (
+        i["id"] for i in sorted(c.get(f"/api/runs/{run_id}/review").json()["items"], key=lambda i: i["kind"])
+    )
     assert c.post(f"/api/candidates/{waiting}/approve").status_code == 401
-    assert c.post(f"/api/candidates/{waiting}/approve", headers={"X-Godel-Token": "wrong-token"}).status_code == 401
+    assert (
+        c.post(f"/api/candidates/{waiting}/approve", headers={"X-Godel-Token": "wrong-token"}).status_code
+        == 401
+    )
     assert archive.get_candidate(waiting).status == Status.AWAITING_APPROVAL
     r = c.post(f"/api/candidates/{waiting}/approve", headers={"X-Godel-Token": TOKEN})
     assert r.status_code == 200 and r.json()["status"] == "pending"
@@ -105,7 +116,10 @@ def test_approvals_need_the_token(fresh_archive: tuple[str, int]) -> None:
     got = archive.get_candidate(flagged)
     assert got.status == Status.REJECTED and "cheats" in (got.reason or "")
     audit = [e for e in archive.events(run_id) if e.actor == "dashboard"]
-    assert [(e.kind, e.payload["candidate"]) for e in audit] == [("approval", waiting), ("rejection", flagged)]
+    assert [(e.kind, e.payload["candidate"]) for e in audit] == [
+        ("approval", waiting),
+        ("rejection", flagged),
+    ]
     assert c.get(f"/api/runs/{run_id}/review").json()["total"] == 0
     archive.close()
 
@@ -122,7 +136,9 @@ def test_host_header_check(run_archive: tuple[str, int]) -> None:
     scores=st.lists(st.floats(min_value=-5, max_value=5) | st.none(), min_size=60, max_size=60),
     limit=st.integers(min_value=10, max_value=40),
 )
-def test_cut_lineage_is_closed_under_parents(parents: list[int], scores: list[float | None], limit: int) -> None:
+def test_cut_lineage_is_closed_under_parents(
+    parents: list[int], scores: list[float | None], limit: int
+) -> None:
     """However the tree is shaped, a cut lineage never exceeds its limit and never shows an orphan."""
     archive = open_archive("sqlite://")
     run = archive.create_run("r", "t", {})
@@ -131,9 +147,15 @@ def test_cut_lineage_is_closed_under_parents(parents: list[int], scores: list[fl
     ids = [archive.add_candidate(seed)]
     for i, p in enumerate(parents, start=1):
         score = scores[i - 1]
-        c = Candidate(run_id=run.id, iteration=i, program=prog, parent_id=ids[p % len(ids)],
-                      status=Status.OK if score is not None else Status.FAILED, score=score,
-                      reason=None if score is not None else "boom")
+        c = Candidate(
+            run_id=run.id,
+            iteration=i,
+            program=prog,
+            parent_id=ids[p % len(ids)],
+            status=Status.OK if score is not None else Status.FAILED,
+            score=score,
+            reason=None if score is not None else "boom",
+        )
         ids.append(archive.add_candidate(c))
     view = ArchiveView(archive)
     lin = view.lineage(run.id, limit=limit)

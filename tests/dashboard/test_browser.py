@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +24,16 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TOKEN = "browser-token-0123456789"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 
@@ -42,9 +49,25 @@ def server(fresh_archive: tuple[str, int]) -> Iterator[tuple[str, str, int]]:
     url, run_id = fresh_archive
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "dashboard", "--storage", url, "--port", str(port), "--allow-approve",
-         "--token", TOKEN, "--refresh", "0.5"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "dashboard",
+            "--storage",
+            url,
+            "--port",
+            str(port),
+            "--allow-approve",
+            "--token",
+            TOKEN,
+            "--refresh",
+            "0.5",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -83,7 +106,9 @@ def test_dashboard_in_chromium(server: tuple[str, str, int]) -> None:
             page.goto(base + "/")
             page.wait_for_selector("body[data-ready='1']", timeout=30_000)
             # The lineage shows every candidate.
-            ids = {int(x) for x in page.eval_on_selector_all("circle.node", "els => els.map(e => e.dataset.id)")}
+            ids = {
+                int(x) for x in page.eval_on_selector_all("circle.node", "els => els.map(e => e.dataset.id)")
+            }
             assert ids == {c.id for c in cands}
             assert page.text_content("[data-card='candidates'] b") == str(len(cands))
             page.screenshot(path=str(ARTIFACTS / "01-overview.png"), full_page=True)
@@ -92,14 +117,22 @@ def test_dashboard_in_chromium(server: tuple[str, str, int]) -> None:
             page.click(f"circle.node[data-id='{child.id}']")
             page.wait_for_selector("#detail-panel:not([hidden])")
             assert f"Diff against parent #{child.parent_id}" in (page.text_content("#detail") or "")
-            added = [ln[1:] for ln in (child.diff or "").splitlines() if ln.startswith("+") and not ln.startswith("+++")]
-            shown = page.eval_on_selector_all("#detail pre.diff span.add", "els => els.map(e => e.textContent)")
+            added = [
+                ln[1:]
+                for ln in (child.diff or "").splitlines()
+                if ln.startswith("+") and not ln.startswith("+++")
+            ]
+            shown = page.eval_on_selector_all(
+                "#detail pre.diff span.add", "els => els.map(e => e.textContent)"
+            )
             assert added and [s[1:] for s in shown] == added
             page.screenshot(path=str(ARTIFACTS / "02-candidate-diff.png"), full_page=True)
             # The secret in the flagged candidate is masked in the page.
             flagged = next(c for c in cands if c.flags)
             page.click(f"circle.node[data-id='{flagged.id}']")
-            page.wait_for_function(f"() => document.getElementById('detail-title').textContent.includes('#{flagged.id}')")
+            page.wait_for_function(
+                f"() => document.getElementById('detail-title').textContent.includes('#{flagged.id}')"
+            )
             assert SECRET not in page.content() and "***" in (page.text_content("#detail") or "")
             # Approving without the token is refused and changes nothing.
             waiting = next(c for c in cands if c.status == Status.AWAITING_APPROVAL)
@@ -114,7 +147,9 @@ def test_dashboard_in_chromium(server: tuple[str, str, int]) -> None:
             page.fill("#token", TOKEN)
             page.dispatch_event("#token", "change")
             page.click(f"#review button.approve[data-id='{waiting.id}']")
-            page.wait_for_function("() => document.getElementById('review-count').textContent === '1 waiting'")
+            page.wait_for_function(
+                "() => document.getElementById('review-count').textContent === '1 waiting'"
+            )
             assert archive.get_candidate(waiting.id or 0).status == Status.PENDING
             page.wait_for_selector(f"circle.node.pending[data-id='{waiting.id}']")
             page.screenshot(path=str(ARTIFACTS / "04-approved.png"), full_page=True)

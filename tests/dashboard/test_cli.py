@@ -16,7 +16,9 @@ from tests.helpers import ROOT
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CLI, *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
 
 
 def test_port_in_use(run_archive: tuple[str, int]) -> None:
@@ -25,7 +27,11 @@ def test_port_in_use(run_archive: tuple[str, int]) -> None:
         s.listen()
         port = s.getsockname()[1]
         r = _run("dashboard", "--storage", run_archive[0], "--port", str(port))
-        assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr and "another --port" in r.stderr
+        assert (
+            r.returncode == 2
+            and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+            and "another --port" in r.stderr
+        )
         with pytest.raises(ServeError):
             check_port("127.0.0.1", port)
     with pytest.raises(ServeError, match="out of range"):

@@ -18,7 +18,10 @@ def test_report_is_self_contained_and_complete(run_archive: tuple[str, int], tmp
     out = tmp_path / "sub" / "report.html"
     r = subprocess.run(
         [sys.executable, "-c", CLI, "report", "--storage", url, "--run", str(run_id), "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     html = out.read_text()
@@ -40,13 +43,34 @@ def test_report_is_self_contained_and_complete(run_archive: tuple[str, int], tmp
 
 def test_report_bad_input(run_archive: tuple[str, int], tmp_path: Path) -> None:
     url, _ = run_archive
-    r = subprocess.run([sys.executable, "-c", CLI, "report", "--storage", url, "--run", "nope", "--out",
-                        str(tmp_path / "r.html")], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "report",
+            "--storage",
+            url,
+            "--run",
+            "nope",
+            "--out",
+            str(tmp_path / "r.html"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert r.returncode == 2 and "no run" in r.stderr
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = subprocess.run([sys.executable, "-c", CLI, "report", "--storage", url, "--out", str(blocker / "r.html")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", CLI, "report", "--storage", url, "--out", str(blocker / "r.html")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert r.returncode == 2 and "cannot write the report" in r.stderr
 
 

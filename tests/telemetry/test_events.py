@@ -43,7 +43,9 @@ def test_last_event_and_paging(n: int) -> None:
         got = last_event(archive, run.id, hint=hint)
         assert (got.seq if got else 0) == n
     assert [e.seq for e in iter_events(archive, run.id, page=5)] == list(range(1, n + 1))
-    assert [e.seq for e in iter_events(archive, run.id, since_seq=min(n, 3), page=2)] == list(range(min(n, 3) + 1, n + 1))
+    assert [e.seq for e in iter_events(archive, run.id, since_seq=min(n, 3), page=2)] == list(
+        range(min(n, 3) + 1, n + 1)
+    )
     archive.close()
 
 
@@ -77,7 +79,9 @@ def test_unknown_run_and_empty_archive() -> None:
     assert isinstance(result.exception, ArchiveError)  # the empty in-memory archive has no runs
     runner = CliRunner()
     url = "sqlite://"
-    assert isinstance(runner.invoke(_app(), ["events", "--storage", url, "--run", "7"]).exception, UnknownRun | ArchiveError)
+    assert isinstance(
+        runner.invoke(_app(), ["events", "--storage", url, "--run", "7"]).exception, UnknownRun | ArchiveError
+    )
     bad = runner.invoke(_app(), ["events", "--interval", "0"])
     assert bad.exception is not None and "interval" in str(bad.exception)
 
@@ -88,7 +92,19 @@ def test_follow_prints_events_another_process_appends(tmp_path: Path) -> None:
     run = archive.create_run("live", "t", {})
     archive.add_event(run.id, "proposal", {"candidate": 1})
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "events", "--storage", url, "--follow", "--json", "--until-end", "--interval", "0.1"],
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "events",
+            "--storage",
+            url,
+            "--follow",
+            "--json",
+            "--until-end",
+            "--interval",
+            "0.1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -113,13 +129,19 @@ def test_follow_prints_events_another_process_appends(tmp_path: Path) -> None:
 def test_cli_exit_codes_for_bad_input(tmp_path: Path) -> None:
     missing = subprocess.run(
         [sys.executable, "-c", CLI, "events", "--storage", f"sqlite:///{tmp_path}/none.db"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert missing.returncode == 2 and "no archive" in missing.stderr
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"this is not a database" * 100)
     bad = subprocess.run(
         [sys.executable, "-c", CLI, "events", "--storage", f"sqlite:///{corrupt}"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert bad.returncode == 2 and "error:" in bad.stderr and "Traceback" not in bad.stderr

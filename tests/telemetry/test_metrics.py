@@ -41,9 +41,11 @@ def test_candidates_from_a_real_run(run_archive: tuple[str, int]) -> None:
         tel.candidate(c)
     after = _samples(render_metrics()[0])
     ok = sum(1 for c in cands if c.status == Status.OK)
-    assert _value(after, "godel_candidates_total", run="real-run", status="ok") - _value(
-        before, "godel_candidates_total", run="real-run", status="ok"
-    ) == ok
+    assert (
+        _value(after, "godel_candidates_total", run="real-run", status="ok")
+        - _value(before, "godel_candidates_total", run="real-run", status="ok")
+        == ok
+    )
     evaluated = sum(1 for c in cands if "evaluate" in c.timings)
     assert evaluated > 0
     assert _value(after, "godel_evaluation_seconds_count", run="real-run") == evaluated
@@ -57,10 +59,21 @@ def test_candidates_from_a_real_run(run_archive: tuple[str, int]) -> None:
 
 def test_kills_llm_and_queue() -> None:
     tel = Telemetry(run="unit")
-    killed = Candidate(run_id=1, iteration=1, program=Program.single("a.py", "x"), status=Status.FAILED,
-                       reason="timeout", failure_stage="evaluate", timings={"evaluate": 2.0},
-                       evaluation={"stages": [{"stage": 1, "sandbox": {"termination": "timeout"}},
-                                              {"stage": 2, "sandbox": {"termination": "ok"}}]})
+    killed = Candidate(
+        run_id=1,
+        iteration=1,
+        program=Program.single("a.py", "x"),
+        status=Status.FAILED,
+        reason="timeout",
+        failure_stage="evaluate",
+        timings={"evaluate": 2.0},
+        evaluation={
+            "stages": [
+                {"stage": 1, "sandbox": {"termination": "timeout"}},
+                {"stage": 2, "sandbox": {"termination": "ok"}},
+            ]
+        },
+    )
     s0 = _samples(render_metrics()[0])
     tel.candidate(killed)
     tel.sandbox_kill("memory_limit")
@@ -114,7 +127,9 @@ def test_archive_collector(run_archive: tuple[str, int]) -> None:
     s = _samples(body)
     name = archive.get_run(run_id).name
     for status in Status:
-        assert _value(s, "godel_archive_candidates", run=name, status=status.value) == archive.count(run_id, status)
+        assert _value(s, "godel_archive_candidates", run=name, status=status.value) == archive.count(
+            run_id, status
+        )
     assert _value(s, "godel_archive_flagged_candidates", run=name) == 1
     best = archive.best(run_id)
     assert best is not None and _value(s, "godel_archive_best_score", run=name) == pytest.approx(best.score)

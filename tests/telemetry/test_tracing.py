@@ -56,7 +56,9 @@ def test_loop_spans_nest_and_record_errors(spans: InMemorySpanExporter) -> None:
     assert admit.attributes is not None
     assert admit.attributes["godel.candidate"] == 7 and tuple(admit.attributes["godel.flags"]) == ("a", "b")
     assert "godel.nothing" not in admit.attributes and admit.attributes["godel.obj"] == "{'k': 1}"
-    assert got["godel.guard"].parent is not None and got["godel.guard"].parent.span_id == admit.context.span_id
+    assert (
+        got["godel.guard"].parent is not None and got["godel.guard"].parent.span_id == admit.context.span_id
+    )
     ev = got["godel.evaluate"]
     assert ev.status.status_code == StatusCode.ERROR and SECRET not in str(ev.status.description)
     assert len([s for s in spans.get_finished_spans() if s.name == "godel.propose"]) == 2
@@ -65,8 +67,14 @@ def test_loop_spans_nest_and_record_errors(spans: InMemorySpanExporter) -> None:
 def test_llm_span_follows_genai_conventions(spans: InMemorySpanExporter) -> None:
     spans.clear()
     with llm_span("openai", "gpt-4o-mini", temperature=0.7, max_tokens=512, server_address="127.0.0.1") as s:
-        s.set_attributes(genai_usage(input_tokens=812, output_tokens=240, response_model="gpt-4o-mini-2024",
-                                     finish_reasons=["stop"]))
+        s.set_attributes(
+            genai_usage(
+                input_tokens=812,
+                output_tokens=240,
+                response_model="gpt-4o-mini-2024",
+                finish_reasons=["stop"],
+            )
+        )
     with pytest.raises(TimeoutError), llm_span("anthropic", "claude"):
         raise TimeoutError(f"timed out with key {SECRET}")
     ok, failed = spans.get_finished_spans()
@@ -84,6 +92,8 @@ def test_llm_span_follows_genai_conventions(spans: InMemorySpanExporter) -> None
     assert failed.events[0].attributes["exception.type"] == "TimeoutError"
     assert SECRET not in str(failed.events[0].attributes["exception.message"])
     assert genai_attributes("openai", "m", top_p=None) == {
-        "gen_ai.system": "openai", "gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat",
+        "gen_ai.system": "openai",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.operation.name": "chat",
         "gen_ai.request.model": "m",
     }

@@ -57,6 +57,7 @@ def create_app(
     token: str | None = None,
     refresh_seconds: float = 2.0,
     allowed_hosts: Sequence[str] | None = None,
+    warm: bool = True,
 ) -> FastAPI:
     """The app over ``archive``. ``allowed_hosts`` (e.g. ``["127.0.0.1", "localhost"]``) refuses other Host
     headers, which stops DNS-rebinding pages from reading a loopback dashboard."""
@@ -65,7 +66,9 @@ def create_app(
             "--allow-approve needs a token", hint="pass --token TOKEN (or set GODEL_DASHBOARD_TOKEN)"
         )
     view = ArchiveView(archive)
-    collector = ArchiveCollector(archive, rows=lambda rid: view.snapshot(rid).rows)
+    if warm:
+        view.warm()  # the newest run's rows load while the user opens the browser
+    collector = ArchiveCollector(archive, flagged_count=view.flagged_count, stats=view.stats)
     app = FastAPI(title="godel dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.view = view
     if allowed_hosts:

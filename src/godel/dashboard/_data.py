@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ class Snapshot:
     taken: float
     by_id: dict[int, CandidateRow] = field(init=False)
     child_count: Counter[int] = field(init=False)
+    memo: dict[Any, Any] = field(init=False, default_factory=dict)  # views computed from this snapshot
 
     def __post_init__(self) -> None:
         self.by_id = {r.id: r for r in self.rows}
@@ -70,6 +71,7 @@ class _Totals:
     tokens_out: int = 0
     cost: float = 0.0
     by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, c: Candidate) -> None:
         if c.id is None or c.id in self.seen:
@@ -86,6 +88,10 @@ class _Totals:
             m["tokens_in"] += c.tokens_in
             m["tokens_out"] += c.tokens_out
             m["cost"] += c.cost
+
+
+def _finite(x: float | None) -> float:
+    return x if x is not None and math.isfinite(x) else -math.inf
 
 
 def _row_doc(r: CandidateRow, children: int | None = None) -> dict[str, Any]:
@@ -119,6 +125,10 @@ class ArchiveView:
         self._totals: dict[int, _Totals] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._busy: set[tuple[str, int]] = set()
+        self._load_seconds: dict[int, float] = {}
+        self._bg_error: str | None = None
+        self.warmed = threading.Event()  # set once warm() has loaded the newest run's views
 
     def _lock(self, run_id: int) -> threading.Lock:
         with self._guard:
@@ -154,19 +164,79 @@ class ArchiveView:
         return self.archive.count(run_id), ev.seq if ev is not None else 0
 
     def snapshot(self, run_id: int) -> Snapshot:
-        """The run's rows, re-read only when the archive changed (checked at most every ``recheck_seconds``)."""
-        with self._lock(run_id):
-            snap = self._snaps.get(run_id)
-            now = time.monotonic()
-            if snap is not None and now - snap.taken < self.recheck_seconds:
-                return snap
-            version = self._version(run_id, snap.version[1] if snap is not None else 0)
-            if snap is not None and version == snap.version:
-                snap.taken = now
-                return snap
-            snap = Snapshot(self.archive.rows(run_id), version, now)
-            self._snaps[run_id] = snap
+        """The run's rows. Only the first read of a run waits for them; afterwards a stale snapshot is served while
+        a background thread re-reads the rows if the archive changed (candidate count or newest event)."""
+        snap = self._snaps.get(run_id)
+        if snap is None:
+            with self._lock(run_id):
+                snap = self._snaps.get(run_id)
+                if snap is None:
+                    snap = self._load(run_id, None)
             return snap
+        # Re-reading 100,000 rows takes about a second: on big runs, check less often than on small ones.
+        if time.monotonic() - snap.taken >= max(
+            self.recheck_seconds, 3 * self._load_seconds.get(run_id, 0.0)
+        ):
+            self._background(("snap", run_id), lambda: self._refresh(run_id))
+        return snap
+
+    def _load(self, run_id: int, old: Snapshot | None) -> Snapshot:
+        t0 = time.monotonic()
+        version = self._version(run_id, old.version[1] if old is not None else 0)
+        if old is not None and version == old.version:
+            old.taken = time.monotonic()
+            return old
+        snap = Snapshot(self.archive.rows(run_id), version, t0)
+        self._load_seconds[run_id] = time.monotonic() - t0
+        snap.taken = time.monotonic()
+        self._snaps[run_id] = snap
+        return snap
+
+    def _refresh(self, run_id: int) -> None:
+        with self._lock(run_id):
+            self._load(run_id, self._snaps.get(run_id))
+
+    def _background(self, key: tuple[str, int], fn: Callable[[], object]) -> None:
+        with self._guard:
+            if key in self._busy:
+                return
+            self._busy.add(key)
+
+        def work() -> None:
+            try:
+                fn()
+            except Exception as exc:  # a background refresh must not die silently: the next view shows it
+                self._bg_error = f"background refresh failed: {redact(str(exc))}"
+            finally:
+                with self._guard:
+                    self._busy.discard(key)
+
+        threading.Thread(target=work, name=f"godel-dashboard-{key[0]}", daemon=True).start()
+
+    def warm(self, run_id: int | None = None) -> None:
+        """Load a run's rows (the newest run by default) and start summing its tokens, in the background."""
+
+        def work() -> None:
+            rid = run_id
+            if rid is None:
+                latest = self.archive.latest_run()
+                if latest is None:
+                    self.warmed.set()
+                    return
+                rid = latest.id
+            try:
+                self.snapshot(rid)
+                self._default_views(rid)
+            finally:
+                self.warmed.set()
+            self._scan_totals(rid)
+
+        self._background(("warm", run_id or 0), work)
+
+    def _default_views(self, run_id: int) -> None:
+        self.scores(run_id)
+        self.lineage(run_id)
+        self.review_rows(run_id)
 
     def invalidate(self, run_id: int) -> None:
         """Forget the run's snapshot (after this process changed the run)."""
@@ -175,14 +245,13 @@ class ArchiveView:
 
     # -- views --------------------------------------------------------------------------------------------------
 
-    def summary(self, run_id: int, scan_budget: float = 0.15) -> dict[str, Any]:
+    def summary(self, run_id: int) -> dict[str, Any]:
         info = self.archive.get_run(run_id)
         snap = self.snapshot(run_id)
-        counts = Counter(r.status.value for r in snap.rows)
-        ok = [r for r in snap.rows if r.status == Status.OK and r.score is not None and not r.flagged]
-        best = max(ok, key=lambda r: (r.score, -r.iteration), default=None)
-        seed = next((r for r in snap.rows if r.iteration == 0), None)
-        totals = self._advance_totals(run_id, len(snap.rows), scan_budget)
+        base = self._base_summary(snap)
+        totals = self._totals.get(run_id) or _Totals()
+        if len(totals.seen) < len(snap.rows):
+            self._background(("totals", run_id), lambda: self._scan_totals(run_id))
         ev = last_event(self.archive, run_id, hint=snap.version[1])
         return {
             "run": {
@@ -194,13 +263,7 @@ class ArchiveView:
                 "updated_at": info.updated_at,
                 "meta": redact_obj(info.meta),
             },
-            "version": f"{snap.version[0]}:{snap.version[1]}",
-            "total": len(snap.rows),
-            "counts": {s.value: counts.get(s.value, 0) for s in Status},
-            "flagged": sum(1 for r in snap.rows if r.flagged),
-            "generations": max((r.generation for r in snap.rows), default=0),
-            "best": _row_doc(best) if best is not None else None,
-            "seed": _row_doc(seed) if seed is not None else None,
+            **base,
             "tokens_in": totals.tokens_in,
             "tokens_out": totals.tokens_out,
             "cost": totals.cost,
@@ -209,30 +272,68 @@ class ArchiveView:
             "last_event": (
                 {"seq": ev.seq, "kind": ev.kind, "created_at": ev.created_at} if ev is not None else None
             ),
+            "warning": self._bg_error,
         }
 
-    def _advance_totals(self, run_id: int, total: int, budget: float) -> _Totals:
-        with self._lock(run_id):
+    @staticmethod
+    def _base_summary(snap: Snapshot) -> dict[str, Any]:
+        got: dict[str, Any] | None = snap.memo.get("summary")
+        if got is None:
+            counts = Counter(r.status.value for r in snap.rows)
+            ok = [r for r in snap.rows if r.status == Status.OK and r.score is not None and not r.flagged]
+            best = max(ok, key=lambda r: (r.score, -r.iteration), default=None)
+            seed = next((r for r in snap.rows if r.iteration == 0), None)
+            got = snap.memo["summary"] = {
+                "version": f"{snap.version[0]}:{snap.version[1]}",
+                "total": len(snap.rows),
+                "counts": {s.value: counts.get(s.value, 0) for s in Status},
+                "flagged": sum(1 for r in snap.rows if r.flagged),
+                "generations": max((r.generation for r in snap.rows), default=0),
+                "best": _row_doc(best) if best is not None else None,
+                "seed": _row_doc(seed) if seed is not None else None,
+            }
+        return got
+
+    def stats(self, run_id: int) -> tuple[dict[str, int], float | None]:
+        """Candidates by status and the best unflagged score, from the cached rows (for /metrics)."""
+        base = self._base_summary(self.snapshot(run_id))
+        best = base["best"]["score"] if base["best"] is not None else None
+        return dict(base["counts"]), best if isinstance(best, float) else None
+
+    def flagged_count(self, run_id: int) -> int:
+        snap = self.snapshot(run_id)
+        n: int | None = snap.memo.get("flagged")
+        if n is None:
+            n = snap.memo["flagged"] = sum(1 for r in snap.rows if r.flagged)
+        return n
+
+    def _scan_totals(self, run_id: int, pause: float = 0.03) -> _Totals:
+        """Sum tokens and cost over the run's candidates, a page at a time (the archive has no aggregate query)."""
+        with self._guard:
             t = self._totals.setdefault(run_id, _Totals())
-            deadline = time.monotonic() + budget
-            while len(t.seen) < total and (budget == math.inf or time.monotonic() < deadline):
+        with t.lock:
+            while True:
                 # Re-read a little behind the offset: candidates of concurrent workers land slightly out of order.
                 start = max(0, t.offset - 64)
-                page = self.archive.candidates(run_id, limit=500, offset=start)
+                page = self.archive.candidates(run_id, limit=200, offset=start)
                 for c in page:
                     t.add(c)
                 t.offset = start + len(page)
-                if len(page) < 500:
-                    break
-            return t
+                if len(page) < 200:
+                    return t
+                if pause:
+                    time.sleep(pause)  # leave the CPU to page views
 
     def totals(self, run_id: int) -> _Totals:
         """Tokens and cost over every candidate (a full scan; the report uses it)."""
-        return self._advance_totals(run_id, self.archive.count(run_id), math.inf)
+        return self._scan_totals(run_id, pause=0.0)
 
     def scores(self, run_id: int, max_points: int = 1500) -> dict[str, Any]:
         """Score over iterations: every OK score (bucketed to ``max_points``) and the running best."""
         snap = self.snapshot(run_id)
+        key = ("scores", max_points)
+        if key in snap.memo:
+            return dict(snap.memo[key])
         ok = [
             r for r in snap.rows if r.status == Status.OK and r.score is not None and math.isfinite(r.score)
         ]
@@ -256,23 +357,31 @@ class ArchiveView:
         else:
             points = ok
         last_it = snap.rows[-1].iteration if snap.rows else 0
-        return {
+        doc = {
             "points": [[r.iteration, r.score, r.id, r.flagged] for r in points],
             "best": best_line,
             "ok": len(ok),
             "sampled": sampled,
             "last_iteration": last_it,
         }
+        snap.memo[key] = doc
+        return dict(doc)
 
     def lineage(self, run_id: int, limit: int = 1500, focus: int | None = None) -> dict[str, Any]:
         """The lineage tree: whole when it has at most ``limit`` nodes, else the subtree of the best candidates
         (plus those waiting for review and, with ``focus``, that candidate's ancestors and first children)."""
         limit = max(10, min(limit, 5000))
         snap = self.snapshot(run_id)
+        key = ("lineage", limit, focus)
+        if key in snap.memo:
+            return dict(snap.memo[key])
         gens: dict[int, Counter[str]] = {}
         gen_best: dict[int, float] = {}
         for r in snap.rows:
-            gens.setdefault(r.generation, Counter())[r.status.value] += 1
+            g = gens.get(r.generation)
+            if g is None:
+                g = gens[r.generation] = Counter()
+            g[r.status.value] += 1
             if r.status == Status.OK and r.score is not None and not r.flagged and math.isfinite(r.score):
                 gen_best[r.generation] = max(gen_best.get(r.generation, -math.inf), r.score)
         generations = [
@@ -308,20 +417,14 @@ class ArchiveView:
             review = [r for r in snap.rows if r.status == Status.AWAITING_APPROVAL or r.flagged]
             for r in review[: limit // 10]:
                 take(r.id)
-            ranked = sorted(
-                (r for r in snap.rows if r.status == Status.OK and r.score is not None),
-                key=lambda r: (
-                    -(r.score if r.score is not None and math.isfinite(r.score) else -math.inf),
-                    r.iteration,
-                ),
-            )
+            ranked = self._ranked(snap)
             for r in ranked:
                 if not take(r.id):
                     break
             chosen = list(picked)[:limit] if len(picked) > limit else list(picked)
             chosen.sort(key=lambda cid: snap.by_id[cid].iteration)
         nodes = [_row_doc(snap.by_id[cid], snap.child_count.get(cid, 0)) for cid in chosen]
-        return {
+        doc = snap.memo[key] = {
             "mode": mode,
             "total": len(snap.rows),
             "shown": len(nodes),
@@ -331,6 +434,26 @@ class ArchiveView:
                 for g in generations
             ],
         }
+        return dict(doc)
+
+    @staticmethod
+    def _ranked(snap: Snapshot) -> list[CandidateRow]:
+        """OK candidates, best score first (earliest wins ties); computed once per snapshot."""
+        got: list[CandidateRow] | None = snap.memo.get("ranked")
+        if got is None:
+            scored = [r for r in snap.rows if r.status == Status.OK and r.score is not None]
+            got = sorted(scored, key=lambda r: (-_finite(r.score), r.iteration))
+            snap.memo["ranked"] = got
+        return got
+
+    def review_rows(self, run_id: int) -> list[CandidateRow]:
+        snap = self.snapshot(run_id)
+        got: list[CandidateRow] | None = snap.memo.get("review")
+        if got is None:
+            got = [r for r in snap.rows if r.status == Status.AWAITING_APPROVAL]
+            got += [r for r in snap.rows if r.status == Status.OK and r.flagged]
+            snap.memo["review"] = got
+        return got
 
     def candidates(
         self,
@@ -356,7 +479,16 @@ class ArchiveView:
         if flagged is not None:
             rows = [r for r in rows if r.flagged == flagged]
         if sort == "score":
-            rows = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.iteration))
+            if status is None and flagged is None:
+                ranked = self._ranked(snap)
+                rest = snap.memo.get("unranked")
+                if rest is None:
+                    rest = snap.memo["unranked"] = [
+                        r for r in snap.rows if not (r.status == Status.OK and r.score is not None)
+                    ]
+                rows = ranked + rest
+            else:
+                rows = sorted(rows, key=lambda r: (r.score is None, -_finite(r.score), r.iteration))
         elif sort != "iteration":
             raise ArchiveError(f"unknown sort {sort!r}", hint="iteration or score")
         page = rows[offset : offset + limit]
@@ -370,15 +502,21 @@ class ArchiveView:
     def review(self, run_id: int, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """Candidates a human must decide on: awaiting approval, or evaluated with uncleared hacking flags."""
         limit, offset = _page(limit, offset)
-        snap = self.snapshot(run_id)
-        rows = [
-            r
-            for r in snap.rows
-            if r.status == Status.AWAITING_APPROVAL or (r.status == Status.OK and r.flagged)
-        ]
+        rows = self.review_rows(run_id)
+        page = rows[offset : offset + limit]
+        awaiting = [r for r in page if r.status == Status.AWAITING_APPROVAL]
+        loaded: dict[int, Candidate] = {}
+        if awaiting:
+            # One query for the supervised ones (they lead the queue); flagged ones are rare, read one by one.
+            first = sum(1 for r in rows[:offset] if r.status == Status.AWAITING_APPROVAL)
+            for c in self.archive.candidates(
+                run_id, status=Status.AWAITING_APPROVAL, limit=len(awaiting), offset=first
+            ):
+                if c.id is not None:
+                    loaded[c.id] = c
         items = []
-        for r in rows[offset : offset + limit]:
-            c = self.archive.get_candidate(r.id)
+        for r in page:
+            c = loaded.get(r.id) or self.archive.get_candidate(r.id)
             items.append(
                 redact_obj(
                     {

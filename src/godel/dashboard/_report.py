@@ -151,7 +151,7 @@ def _tree_svg(nodes: list[dict[str, Any]], best_id: int | None) -> str:
 def render_report(archive: Archive, run: RunInfo, *, lineage_limit: int = 600) -> str:
     """The report of ``run`` as one HTML document."""
     view = ArchiveView(archive)
-    summary = view.summary(run.id, scan_budget=0.0)
+    summary = view.summary(run.id)
     totals = view.totals(run.id)
     scores = view.scores(run.id, max_points=3000)
     lineage = view.lineage(run.id, limit=lineage_limit)

@@ -26,7 +26,7 @@ from godel.candidate import Candidate, Status
 from godel.telemetry._errors import ServeError, TelemetryError
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive, CandidateRow
+    from godel.archive._base import Archive
     from godel.engine import Progress
 
 __all__ = [
@@ -300,12 +300,14 @@ class ArchiveCollector(Collector):
         archive: Archive,
         *,
         max_runs: int = 10,
-        rows: Callable[[int], Sequence[CandidateRow]] | None = None,
+        flagged_count: Callable[[int], int] | None = None,
+        stats: Callable[[int], tuple[Mapping[str, int], float | None]] | None = None,
         rows_ttl: float = 30.0,
     ) -> None:
         self.archive = archive
         self.max_runs = max_runs
-        self._rows = rows
+        self._flagged_fn = flagged_count
+        self._stats = stats
         self._rows_ttl = rows_ttl
         self._flagged: dict[int, tuple[float, int]] = {}
         self._state: dict[int, _RunState] = {}
@@ -341,11 +343,16 @@ class ArchiveCollector(Collector):
         chosen += [r for r in runs if r.status == "running" and r.id not in chosen_ids]
         for run in chosen:
             name = run.name
+            if self._stats is not None:  # the dashboard's cached view of the rows: no query at all
+                counts, best_score = self._stats(run.id)
+            else:
+                counts = {s.value: self.archive.count(run.id, s) for s in Status}
+                b = self.archive.best(run.id)
+                best_score = b.score if b is not None else None
             for status in Status:
-                by_status.add_metric([name, status.value], self.archive.count(run.id, status))
-            b = self.archive.best(run.id)
-            if b is not None and b.score is not None:
-                best.add_metric([name], b.score)
+                by_status.add_metric([name, status.value], counts.get(status.value, 0))
+            if best_score is not None:
+                best.add_metric([name], best_score)
             running.add_metric([name], 1.0 if run.status == "running" else 0.0)
             with self._lock:
                 state = self._state.setdefault(run.id, _RunState())
@@ -364,8 +371,8 @@ class ArchiveCollector(Collector):
     def _flagged_count(self, run_id: int) -> int:
         # The archive has no count of flagged rows; a row scan costs ~0.1 s per 100,000 candidates, so its result
         # is reused for rows_ttl seconds (or comes from the dashboard's own row cache).
-        if self._rows is not None:
-            return sum(1 for r in self._rows(run_id) if r.flagged)
+        if self._flagged_fn is not None:
+            return self._flagged_fn(run_id)
         now = time.monotonic()
         cached = self._flagged.get(run_id)
         if cached is not None and now - cached[0] < self._rows_ttl:
