@@ -41,27 +41,31 @@ CONFIG_NAMES = ("godel.toml", "godel.yaml", "godel.yml")
 class TaskConfig(Strict):
     """``[task]``: where the program and evaluator are, and what fitness is."""
 
-    name: str | None = None
+    name: str | None = Field(None, description="default: the task folder's name")
     program: str | None = Field(
         None, description="file with EVOLVE-BLOCKs, or a folder; default initial_program.py"
     )
-    evaluator: str = "evaluator.py"
+    evaluator: str = Field("evaluator.py", description="file with evaluate(program_path) -> dict")
     fixed: tuple[str, ...] = Field((), description="files of a folder program that must not change")
-    metric: str = "combined_score"
-    maximize: bool = True
+    metric: str = Field("combined_score", description="the fitness key (mean of all metrics when absent)")
+    maximize: bool = Field(True, description="false: lower metric is better")
 
 
 class RunConfig(Strict):
     """``[run]``: budgets, parallelism, reproducibility."""
 
     iterations: int = Field(40, ge=0, description="number of proposals after the seed")
-    seed: int = 0
-    max_wall_seconds: float | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)
-    max_cost: float | None = Field(None, gt=0)
-    parallel: int = Field(2, ge=1, le=256, description="candidates in flight (proposal + evaluation)")
-    proposals_in_flight: int | None = Field(None, ge=1, description="default: parallel")
-    reject_duplicates: bool = True
+    seed: int = Field(0, description="runs with the same seed (and a deterministic proposer) are identical")
+    max_wall_seconds: float | None = Field(None, gt=0, description="stop proposing after this long")
+    max_tokens: int | None = Field(None, gt=0, description="stop proposing after this many LLM tokens")
+    max_cost: float | None = Field(None, gt=0, description="stop proposing after this LLM cost (USD)")
+    parallel: int = Field(2, ge=1, le=256, description="candidates in flight: M evaluations at once")
+    proposals_in_flight: int | None = Field(
+        None, ge=1, description="N proposals (model calls) at once, at most `parallel`; default: parallel"
+    )
+    reject_duplicates: bool = Field(
+        True, description="reject a proposal whose code equals an earlier candidate's"
+    )
     storage: str | None = Field(
         None, description="archive URL; default sqlite:///godel.db in the working directory"
     )

@@ -136,6 +136,10 @@ class Engine:
         cfg = task.config.run
         self.seed = cfg.seed
         self.window = cfg.parallel
+        # N proposals in flight (model calls) within the W candidates in flight (evaluations).
+        self._propose_slots = threading.BoundedSemaphore(
+            min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel)
+        )
         self._cache: OrderedDict[int, Candidate] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -480,7 +484,8 @@ class Engine:
         )
         t0 = time.monotonic()
         try:
-            proposal = self.proposer.propose(ctx, iteration_rng(self.seed, iteration, "propose"))
+            with self._propose_slots:
+                proposal = self.proposer.propose(ctx, iteration_rng(self.seed, iteration, "propose"))
         except GodelError as exc:
             proposal = Proposal(program=None, proposer=getattr(self.proposer, "name", "?"), error=str(exc))
         propose_s = time.monotonic() - t0
