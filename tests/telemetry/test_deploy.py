@@ -40,7 +40,9 @@ def _exported() -> set[str]:
         )
     )
     tel.candidate(
-        Candidate(run_id=run.id, iteration=2, program=Program.single("a.py", "z"), status=Status.OK, score=1.5)
+        Candidate(
+            run_id=run.id, iteration=2, program=Program.single("a.py", "z"), status=Status.OK, score=1.5
+        )
     )
     body = render_metrics([ArchiveCollector(archive)])[0].decode()
     archive.close()
