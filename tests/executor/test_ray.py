@@ -13,7 +13,7 @@ import ray  # noqa: F401  # a missing Ray must fail these tests, not skip them
 from godel.errors import ConfigError, SandboxError
 from godel.executor import Executor, LocalExecutor, RayExecutor, make_executor
 from godel.executor._ray import LocalRayCluster
-from godel.sandbox._subprocess import SubprocessSandbox
+from godel.sandbox import SandboxConfig, SubprocessSandbox
 from godel.task import Task
 from tests.executor.support import (
     FAILS,
@@ -186,3 +186,22 @@ def test_factory(cluster: LocalRayCluster, task: Task) -> None:
         make_executor("dask", task, UNSAFE, slots=1)
     with pytest.raises(ConfigError, match="ray-address"):
         make_executor("local", task, UNSAFE, slots=1, address="auto")
+
+
+def test_the_zygote_sandbox_contains_candidates_inside_ray_workers(
+    cluster: LocalRayCluster, task: Task
+) -> None:
+    ex = RayExecutor(
+        task, SandboxConfig(backend="zygote"), slots=1, address=cluster.address, num_cpus_per_eval=0.25
+    )
+    try:
+        ev = ex.evaluate(SNOOPS)
+        assert ev.ok, ev.reason
+        seen = ev.artifacts["seen"]
+        assert SECRET_VALUE not in seen
+        # In its own PID namespace the candidate cannot even reach the Ray worker's environment.
+        assert "RAY_RAYLET_PID" not in seen, seen[:300]
+        assert [(w["sandbox"], w["trusted"]) for w in ex.workers()] == [("zygote", False)]
+        assert ex.evaluate(OK).score == 1.5
+    finally:
+        ex.close()

@@ -27,7 +27,7 @@ def make_executor(
                 f"--ray-address {address} given with the local executor",
                 hint="add --executor ray, or drop it",
             )
-        from godel.sandbox import make_sandbox  # type: ignore[attr-defined,unused-ignore]
+        from godel.sandbox import make_sandbox
 
         return LocalExecutor(task, make_sandbox(sandbox_config, slots=slots))
     if name == "ray":

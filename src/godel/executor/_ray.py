@@ -309,21 +309,10 @@ def _disconnect() -> None:
 
 
 def _build_sandbox(config: SandboxConfig) -> Sandbox:
-    try:
-        from godel.sandbox import make_sandbox  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        # TODO(lead): remove once godel.sandbox.make_sandbox has landed; until then only the explicit unsafe
-        # backend can be built here, and anything else fails loudly.
-        if config.backend == "unsafe-subprocess" and config.allow_unsafe:
-            from godel.sandbox._subprocess import SubprocessSandbox
+    from godel.sandbox import make_sandbox
 
-            return SubprocessSandbox()
-        raise SandboxError(
-            f"sandbox backend {config.backend!r} is not available in this Ray worker (no make_sandbox)",
-            hint="update godel on the Ray nodes, or use backend unsafe-subprocess with allow_unsafe",
-        ) from None
-    box: Sandbox = make_sandbox(config, slots=1)
-    return box
+    # One slot per actor: the actor runs one evaluation at a time, and Ray spreads actors over the nodes.
+    return make_sandbox(config, slots=1)
 
 
 class _EvalWorker:
