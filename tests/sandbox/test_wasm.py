@@ -206,3 +206,13 @@ def test_make_sandbox_by_name() -> None:
         assert sandbox.run(Job(code="import os; os.write(3, b'ok')")).result == b"ok"
     finally:
         sandbox.close()
+
+
+@pytest.mark.slow
+def test_blocking_host_call_past_wall_time_is_abandoned(box: WasmSandbox) -> None:
+    # select() reaches poll_oneoff without the prelude's sliced sleep: the epoch cannot interrupt it.
+    before = box.abandoned
+    res = run(box, "import select; select.select([], [], [], 30)", Limits(wall_seconds=0.5))
+    assert res.termination == "timeout" and res.wall_seconds < 5.0
+    assert box.abandoned == before + 1
+    assert run(box, "import os; os.write(3, b'fresh slot')").result == b"fresh slot"
