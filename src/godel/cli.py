@@ -472,11 +472,15 @@ def lineage(
 
 def _register_extensions() -> None:
     """Commands owned by subpackages (guard, sandbox, telemetry...) register themselves here."""
+    from godel.dashboard._cli import register as register_dashboard
     from godel.guard._cli import register as register_guard
     from godel.sandbox._cli import register as register_sandbox
+    from godel.telemetry._cli import register as register_events
 
     register_guard(app, _open_existing)
     register_sandbox(app)
+    register_events(app, _open_existing)
+    register_dashboard(app, _open_existing)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from godel.redact import redact_obj
 from godel.sandbox._base import Sandbox
 from godel.select._base import Selector
 from godel.task import Task
+from godel.telemetry import Telemetry, span
 
 __all__ = ["Engine", "Progress", "RunSummary", "iteration_rng"]
 
@@ -119,6 +120,7 @@ class Engine:
         sandbox: Sandbox,
         guard: Guard | None = None,
         executor: Executor | None = None,
+        telemetry: Telemetry | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
@@ -132,6 +134,7 @@ class Engine:
         self._best_lock = threading.Lock()
         self._best_seen: float | None = None
         self.on_progress = on_progress
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.on_event = on_event
         cfg = task.config.run
         self.seed = cfg.seed
@@ -187,6 +190,7 @@ class Engine:
 
     def run_existing(self, run: RunInfo) -> RunSummary:
         cfg = self.task.config.run
+        self.telemetry.bind(run.name)
         progress = Progress(run.id, run.name, total=cfg.iterations)
         rows = {r.iteration: r for r in self.archive.rows(run.id)}
         seed_cand = self._ensure_seed(run, rows, progress)
@@ -238,6 +242,7 @@ class Engine:
                         tuple(feedback.get(parent_id, ())),
                         dict(digests),
                     )
+                self.telemetry.queue_depth(len(futures))
                 self._collect(futures, finished, progress, block=len(futures) >= self.window)
             while futures:
                 self._collect(futures, finished, progress, block=True)
@@ -379,6 +384,8 @@ class Engine:
             progress.last_reason = cand.reason
         elif cand.status == Status.AWAITING_APPROVAL:
             progress.awaiting += 1
+        self.telemetry.candidate(cand)
+        self.telemetry.progress(progress)
         if self.on_progress is not None:
             self.on_progress(progress)
 
@@ -460,6 +467,7 @@ class Engine:
         # Redacted before the archive hashes it: the audit chain must never hold a secret.
         payload = redact_obj(payload)
         self.archive.add_event(run_id, kind, payload, actor)
+        self.telemetry.event(kind, payload)
         if self.on_event is not None:
             self.on_event(kind, payload)
 
@@ -484,7 +492,7 @@ class Engine:
         )
         t0 = time.monotonic()
         try:
-            with self._propose_slots:
+            with self._propose_slots, span("propose", iteration=iteration, parent=parent_id):
                 proposal = self.proposer.propose(ctx, iteration_rng(self.seed, iteration, "propose"))
         except GodelError as exc:
             proposal = Proposal(program=None, proposer=getattr(self.proposer, "name", "?"), error=str(exc))
@@ -530,7 +538,8 @@ class Engine:
             return self._store_final(cand, Status.REJECTED, f"duplicate of candidate {dup[1]}", "duplicate")
         if self.guard is not None:
             t1 = time.monotonic()
-            verdict: Verdict = self.guard.check(self.task, parent.program, proposal.program, proposal)
+            with span("guard", iteration=iteration):
+                verdict: Verdict = self.guard.check(self.task, parent.program, proposal.program, proposal)
             cand.timings["guard"] = round(time.monotonic() - t1, 6)
             cand.verdict = verdict.to_dict()
             if verdict.decision == "deny":
@@ -595,7 +604,8 @@ class Engine:
     def _run_evaluation(self, cand: Candidate) -> None:
         t0 = time.monotonic()
         try:
-            ev = self.executor.evaluate(cand.program, label=f"candidate {cand.id}")
+            with span("evaluate", candidate=cand.id or 0, iteration=cand.iteration):
+                ev = self.executor.evaluate(cand.program, label=f"candidate {cand.id}")
         except SandboxError as exc:
             # Infrastructure failure: recorded as such (not as the candidate's score), visible in the reason.
             ev = Evaluation(ok=False, score=None, reason=f"sandbox: {exc}")
@@ -612,7 +622,8 @@ class Engine:
             cand.reason = ev.reason
             cand.failure_stage = "sandbox" if (ev.reason or "").startswith("sandbox:") else "evaluate"
         cand.updated_at = time.time()
-        self.archive.update_candidate(cand)
+        with span("admit", candidate=cand.id or 0, status=cand.status.value):
+            self.archive.update_candidate(cand)
         self._remember(cand)
         self._event(
             cand.run_id,
