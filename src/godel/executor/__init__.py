@@ -1,16 +1,8 @@
-"""Executors: where evaluations run."""
+"""Executors: where evaluations run (``local``: this machine's sandbox slots; ``ray``: a Ray cluster)."""
 
 from godel.executor._base import Executor
 from godel.executor._factory import EXECUTORS, make_executor
 from godel.executor._local import LocalExecutor
+from godel.executor._ray import LocalRayCluster, RayExecutor  # imports Ray itself only when one is built
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "make_executor"]
-
-
-def __getattr__(name: str) -> object:
-    # RayExecutor is imported on first use so `import godel` does not pay for it (nor need Ray).
-    if name == "RayExecutor":
-        from godel.executor._ray import RayExecutor
-
-        return RayExecutor
-    raise AttributeError(f"module 'godel.executor' has no attribute {name!r}")
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "LocalRayCluster", "RayExecutor", "make_executor"]
