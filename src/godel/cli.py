@@ -26,7 +26,7 @@ from godel.engine import Engine, Progress, RunSummary
 from godel.errors import ArchiveError, GodelError, UnknownCandidate
 from godel.parts import build_parts, storage_url
 from godel.redact import redact, redact_obj
-from godel.task import load_task
+from godel.task import Task, load_task
 
 __all__ = ["app", "main"]
 
@@ -181,6 +181,10 @@ def evolve(
     allow_unsafe: Annotated[
         bool, typer.Option("--allow-unsafe", help="permit running candidates WITHOUT containment")
     ] = False,
+    executor: Annotated[str, typer.Option(help="where evaluations run: local | ray")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start a local one)")
+    ] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a config key: section.key=value")
     ] = None,
@@ -208,6 +212,7 @@ def evolve(
         selector_factory=parts.selector_factory,
         sandbox=parts.sandbox,
         guard=parts.guard,
+        executor=_executor(executor, task, parts, ray_address),
         on_progress=display.update,
     )
     try:
@@ -217,6 +222,7 @@ def evolve(
         err.print("\ninterrupted: everything evaluated so far is stored; continue with --resume")
         raise typer.Exit(130) from None
     finally:
+        engine.executor.close()
         parts.close()
     _print_summary(summary, as_json, storage_url(storage, task.config))
     if summary.progress.proposals > 0 and summary.progress.ok == 0:
@@ -224,6 +230,77 @@ def evolve(
             "[red]no proposal produced a valid, evaluated candidate: check `godel status` for the reasons[/]"
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    task_dir: Annotated[
+        Path, typer.Argument(metavar="TASK", help="task folder (the same files on every machine)")
+    ],
+    storage: StorageOpt = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="run to join (default: the task's latest run)")
+    ] = None,
+    iterations: Annotated[
+        int | None, typer.Option(help="the run's iteration budget, shared by all workers")
+    ] = None,
+    proposer: Annotated[str | None, typer.Option(help="llm | mutate | mix")] = None,
+    parallel: Annotated[int | None, typer.Option(help="candidates in flight in this worker")] = None,
+    worker_id: Annotated[
+        str | None, typer.Option("--id", help="worker name (default: host:pid:random)")
+    ] = None,
+    stale_after: Annotated[
+        float, typer.Option(help="seconds without heartbeat before a claim is taken over")
+    ] = 30.0,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start a local one)")
+    ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="auto | zygote | exec | wasm | unsafe-subprocess")
+    ] = None,
+    allow_unsafe: Annotated[bool, typer.Option("--allow-unsafe")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a config key: section.key=value")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Work on a run together with other workers sharing the archive (PostgreSQL for several machines)."""
+    from godel.worker import Worker, WorkerConfig
+
+    task = load_task(
+        task_dir, set_ or (), _overrides(iterations, None, parallel, proposer, None, sandbox, allow_unsafe)
+    )
+    parts = build_parts(task, storage)
+    for note in parts.notes:
+        err.print(f"[yellow]note:[/] {note}")
+    runner = Worker(
+        task,
+        parts.archive,
+        proposer=parts.proposer,
+        selector_factory=parts.selector_factory,
+        sandbox=parts.sandbox,
+        guard=parts.guard,
+        executor=_executor(executor, task, parts, ray_address),
+        worker=WorkerConfig(worker_id=worker_id or "", stale_after=stale_after),
+    )
+    try:
+        summary = runner.work(run)
+    except KeyboardInterrupt:
+        err.print("\ninterrupted: this worker's pending candidates will be taken over by the others")
+        raise typer.Exit(130) from None
+    finally:
+        runner.executor.close()
+        parts.close()
+    _print_summary(summary, as_json, storage_url(storage, task.config))
+
+
+def _executor(name: str, task: Task, parts: Any, address: str | None) -> Any:
+    if name == "local":
+        return None
+    from godel.executor import make_executor
+
+    return make_executor(name, task, task.config.sandbox, task.config.run.parallel, address=address)
 
 
 def _print_summary(summary: RunSummary, as_json: bool, url: str) -> None:

@@ -533,9 +533,9 @@ class Engine:
         if illegal is not None:
             return self._store_final(cand, Status.FAILED, f"proposal: {illegal}", "propose")
         cand.diff = unified_diff(parent.program, proposal.program)
-        dup = digests.get(proposal.program.digest())
-        if self.task.config.run.reject_duplicates and dup is not None and dup[0] <= iteration - self.window:
-            return self._store_final(cand, Status.REJECTED, f"duplicate of candidate {dup[1]}", "duplicate")
+        dup = self._duplicate_of(run_id, proposal.program.digest(), iteration, digests)
+        if self.task.config.run.reject_duplicates and dup is not None:
+            return self._store_final(cand, Status.REJECTED, f"duplicate of candidate {dup}", "duplicate")
         if self.guard is not None:
             t1 = time.monotonic()
             with span("guard", iteration=iteration):
@@ -549,11 +549,11 @@ class Engine:
             if verdict.decision == "require_approval":
                 cand.status = Status.AWAITING_APPROVAL
                 cand.reason = "awaiting approval: " + "; ".join(verdict.reasons)
-                self.archive.add_candidate(cand)
+                self._insert(cand)
                 self._remember(cand)
                 self._event(run_id, "verdict", {"candidate": cand.id, **verdict.to_dict()})
                 return cand
-        self.archive.add_candidate(cand)
+        self._insert(cand)
         self._remember(cand)
         self._event(
             run_id,
@@ -584,6 +584,17 @@ class Engine:
     def _evaluate_with(self, program: Program, evaluator_file: str) -> Evaluation:
         return self.executor.evaluate(program, evaluator_file=evaluator_file, label="hold-out")
 
+    def _insert(self, cand: Candidate) -> None:
+        """Store a new candidate (the worker subclass claims an iteration number instead)."""
+        self.archive.add_candidate(cand)
+
+    def _duplicate_of(
+        self, run_id: int, digest: str, iteration: int, digests: dict[str, tuple[int, int]]
+    ) -> int | None:
+        """An earlier candidate with the same code, among those iteration ``iteration`` may see (the window)."""
+        dup = digests.get(digest)
+        return dup[1] if dup is not None and dup[0] <= iteration - self.window else None
+
     def _evaluate_stored(self, cid: int) -> Candidate:
         cand = self._get(cid)
         self._run_evaluation(cand)
@@ -592,7 +603,7 @@ class Engine:
     def _store_final(self, cand: Candidate, status: Status, reason: str, stage: str) -> Candidate:
         cand.status, cand.reason, cand.failure_stage = status, reason, stage
         cand.updated_at = time.time()
-        self.archive.add_candidate(cand)
+        self._insert(cand)
         self._remember(cand)
         self._event(
             cand.run_id,

@@ -110,12 +110,30 @@ class Archive(Protocol):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Candidate]: ...  # ordered by iteration
-    def rows(self, run_id: int) -> list[CandidateRow]: ...  # ordered by iteration
+    def rows(
+        self, run_id: int, *, updated_since: float | None = None
+    ) -> list[CandidateRow]: ...  # ordered by iteration; only rows changed after ``updated_since`` when given
     def count(self, run_id: int, status: Status | None = None) -> int: ...
     def best(self, run_id: int) -> Candidate | None: ...  # highest-score OK candidate that is not flagged
     def children(self, cid: int) -> list[Candidate]: ...
     def lineage(self, cid: int) -> list[Candidate]: ...  # seed first, cid last
     def find_by_digest(self, run_id: int, digest: str) -> int | None: ...  # a candidate with identical code
+
+    # multi-worker claims: several processes share one run (``godel worker``)
+    def claim_next(self, cand: Candidate, worker: str, limit: int) -> int | None:
+        """Store ``cand`` as the run's next iteration (``max + 1``), claimed by ``worker``; sets ``cand.iteration``
+        and ``cand.id``. Returns None, storing nothing, when that iteration would exceed ``limit`` (the run's
+        iteration budget, which therefore holds across workers)."""
+        ...
+
+    def heartbeat(self, worker: str, cids: Sequence[int]) -> None:
+        """Mark ``worker``'s claims on these candidates as alive."""
+        ...
+
+    def reclaim(self, run_id: int, worker: str, stale_after: float) -> Candidate | None:
+        """Take over one pending candidate whose claim has had no heartbeat for ``stale_after`` seconds (its worker
+        died), or that nobody claims; at most one worker gets each. None when there is none."""
+        ...
 
     # events (hash-chained per run)
     def add_event(

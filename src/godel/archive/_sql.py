@@ -147,6 +147,11 @@ class SQLArchive:
             "SELECT id, iteration, parent_id, generation, status, score, flagged FROM candidates "
             f"WHERE run_id = {'?' if self.is_sqlite else '%s'} ORDER BY iteration"
         )
+        mark = "?" if self.is_sqlite else "%s"
+        self._rows_since_sql = (
+            "SELECT id, iteration, parent_id, generation, status, score, flagged FROM candidates "
+            f"WHERE run_id = {mark} AND updated_at > {mark} ORDER BY iteration"
+        )
         try:
             migrate(self._engine, self._where)
         except GodelError:
@@ -573,12 +578,15 @@ class SQLArchive:
                 self._require_run(conn, run_id)
         return [self._decode(r) for r in rows]
 
-    def rows(self, run_id: int) -> list[CandidateRow]:
+    def rows(self, run_id: int, *, updated_since: float | None = None) -> list[CandidateRow]:
         # The selection hot path (every candidate of a run, often): plain SQL through the driver skips the Core
         # compile and type-processing layers; the columns are plain ints, floats and strings anyway.
         st = _STATUS
         with self._read("listing candidate rows") as conn:
-            result = conn.exec_driver_sql(self._rows_sql, (run_id,))
+            if updated_since is None:
+                result = conn.exec_driver_sql(self._rows_sql, (run_id,))
+            else:
+                result = conn.exec_driver_sql(self._rows_since_sql, (run_id, updated_since))
             out = [CandidateRow(i, it, p, g, st[s], sc, bool(f)) for i, it, p, g, s, sc, f in result]
             if not out:
                 self._require_run(conn, run_id)
@@ -649,6 +657,73 @@ class SQLArchive:
             if cid is None:
                 self._require_run(conn, run_id)
         return None if cid is None else int(cid)
+
+    # -- multi-worker claims ------------------------------------------------------------------------------------
+
+    def claim_next(self, cand: Candidate, worker: str, limit: int) -> int | None:
+        if cand.id is not None:
+            raise ArchiveError(
+                f"candidate (run {cand.run_id}) is already stored as id {cand.id}",
+                hint="claim_next stores new candidates only",
+            )
+        now = time.time()
+        try:
+            with self._write("claiming an iteration") as conn:
+                # The run row lock serialises iteration numbering across workers (SQLite: BEGIN IMMEDIATE did).
+                lock = sa.select(R.c.id).where(R.c.id == cand.run_id).with_for_update()
+                if conn.execute(lock).first() is None:
+                    raise UnknownRun(
+                        f"no run with id {cand.run_id} in the archive", hint="`godel status` lists runs"
+                    )
+                top = conn.execute(
+                    sa.select(sa.func.max(C.c.iteration)).where(C.c.run_id == cand.run_id)
+                ).scalar()
+                iteration = 0 if top is None else int(top) + 1
+                if iteration > limit:
+                    return None
+                cand.iteration = iteration
+                row = self._encode(cand, now)
+                row.update(claimed_by=_text(worker), claimed_at=now, heartbeat_at=now)
+                cid = int(conn.execute(sa.insert(C).returning(C.c.id), row).scalar_one())
+        except sa.exc.IntegrityError as exc:
+            raise self._insert_error(exc, [cand]) from exc
+        cand.id = cid
+        return cid
+
+    def heartbeat(self, worker: str, cids: Sequence[int]) -> None:
+        if not cids:
+            return
+        with self._write("recording a heartbeat") as conn:
+            conn.execute(
+                sa.update(C)
+                .where(C.c.id.in_(list(cids)), C.c.claimed_by == worker)
+                .values(heartbeat_at=time.time())
+            )
+
+    def reclaim(self, run_id: int, worker: str, stale_after: float) -> Candidate | None:
+        now = time.time()
+        cut = now - stale_after
+        with self._write("reclaiming a stale claim") as conn:
+            stmt = (
+                sa.select(C)
+                .where(
+                    C.c.run_id == run_id,
+                    C.c.status == Status.PENDING.value,
+                    sa.func.coalesce(C.c.heartbeat_at, C.c.updated_at) < cut,
+                )
+                .order_by(C.c.iteration)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            row = conn.execute(stmt).first()
+            if row is None:
+                return None
+            conn.execute(
+                sa.update(C)
+                .where(C.c.id == row.id)
+                .values(claimed_by=_text(worker), claimed_at=now, heartbeat_at=now)
+            )
+        return self._decode(row)
 
     # -- events -------------------------------------------------------------------------------------------------
 

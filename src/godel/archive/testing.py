@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -435,6 +436,69 @@ class ArchiveConformance:
         assert archive.find_by_digest(run.id, Program.single("main.py", "nope\n").digest()) is None
         other = archive.create_run("run-b", "task-a", {})
         assert archive.find_by_digest(other.id, c1.code_digest) is None
+
+    # -- multi-worker claims ------------------------------------------------------------------------------------
+
+    def test_claim_next_numbers_iterations_and_holds_the_budget(self, archive: Archive, run: RunInfo) -> None:
+        got = []
+        for _ in range(4):
+            c = make_candidate(run.id, -1)
+            cid = archive.claim_next(c, "w1", limit=2)
+            got.append((cid, c.iteration))
+        assert [it for cid, it in got[:3]] == [0, 1, 2]
+        assert all(cid is not None for cid, _ in got[:3])
+        assert got[3] == (None, -1)  # over the budget: nothing stored
+        assert archive.count(run.id) == 3
+        assert archive.claim_next(make_candidate(run.id, -1), "w1", limit=10) is not None
+
+    def test_claims_from_threads_never_share_an_iteration(self, archive: Archive, run: RunInfo) -> None:
+        results: list[int] = []
+        lock = threading.Lock()
+
+        def work(w: int) -> None:
+            for _ in range(10):
+                c = make_candidate(run.id, -1, code=f"w{w}\n")
+                if archive.claim_next(c, f"w{w}", limit=29) is not None:
+                    with lock:
+                        results.append(c.iteration)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == list(range(30))
+
+    def test_reclaim_takes_only_stale_pending_claims_once(self, archive: Archive, run: RunInfo) -> None:
+        alive = make_candidate(run.id, -1)
+        archive.claim_next(alive, "alive", limit=10)
+        dead = make_candidate(run.id, -1)
+        archive.claim_next(dead, "dead", limit=10)
+        done = make_candidate(run.id, -1)
+        archive.claim_next(done, "dead", limit=10)
+        done.status, done.score = Status.OK, 1.0
+        archive.update_candidate(done)
+        time.sleep(0.3)
+        assert alive.id is not None and dead.id is not None
+        archive.heartbeat("alive", [alive.id])
+        archive.heartbeat("someone-else", [dead.id])  # not its claim: no effect
+        taken = archive.reclaim(run.id, "rescuer", stale_after=0.2)
+        assert taken is not None and taken.id == dead.id and taken.status == Status.PENDING
+        assert taken.program == dead.program
+        assert (
+            archive.reclaim(run.id, "rescuer-2", stale_after=0.2) is None
+        )  # fresh claim now, and alive is alive
+
+    def test_rows_updated_since(self, archive: Archive, run: RunInfo) -> None:
+        a, b = make_candidate(run.id, 0), make_candidate(run.id, 1)
+        archive.add_candidates([a, b])
+        mark = time.time()
+        time.sleep(0.01)
+        b.status, b.score = Status.OK, 0.5
+        archive.update_candidate(b)
+        changed = archive.rows(run.id, updated_since=mark)
+        assert [r.id for r in changed] == [b.id] and changed[0].status == Status.OK
+        assert len(archive.rows(run.id)) == 2
 
     # -- events -------------------------------------------------------------------------------------------------
 
