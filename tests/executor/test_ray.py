@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,3 +207,20 @@ def test_the_zygote_sandbox_contains_candidates_inside_ray_workers(
         assert ex.evaluate(OK).score == 1.5
     finally:
         ex.close()
+
+
+def test_the_local_cluster_refuses_clients_without_its_token(
+    cluster: LocalRayCluster, executor: RayExecutor
+) -> None:
+    # Ray listens on every interface; the per-process token is what keeps other users and machines out.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    env["RAY_gcs_server_port_wait_time_s"] = "1"  # one connection attempt, not Ray's 20
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import ray; ray.init(address={cluster.address!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "InvalidAuthToken" in proc.stderr or "AuthenticationError" in proc.stderr, proc.stderr[-2000:]

@@ -10,7 +10,9 @@ its head processes with a copy of the starting process's environment, and its wo
 the head from the engine with ``ray.init()`` would hand every API key of the engine to every Ray worker. What a Ray
 worker sees is then: that scrubbed environment, the variables Ray sets itself (``RAY_*``, ``OMP_NUM_THREADS``,
 ``PYTHONBREAKPOINT``, ``SPT_NOENV``) and ``env_vars`` if the caller passes them. A job connected to an existing
-cluster gets that cluster's environment; Ray does not forward the driver's environment to workers.
+cluster gets that cluster's environment; Ray does not forward the driver's environment to workers. Because Ray binds
+its ports on every interface (and refuses loopback-only node addresses), a locally started cluster requires Ray's token
+authentication, with one random token per engine process kept in a 0600 file.
 
 Failures are split in two. The candidate's own failures (crash, timeout, bad metrics) come back as a failed
 :class:`~godel.candidate.Evaluation`, exactly as with the local executor, and are never retried. Infrastructure
@@ -22,10 +24,12 @@ failure.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import queue
+import secrets
 import shutil
 import signal
 import socket
@@ -128,6 +132,29 @@ def _answers(endpoint: tuple[str, int] | None) -> bool:
         return False
 
 
+_token_lock = threading.Lock()
+_token_env: dict[str, str] = {}
+_own_clusters: dict[str, dict[str, str]] = {}  # address -> what a driver needs to join it
+
+
+def _auth_env() -> dict[str, str]:
+    """Token authentication for the clusters this process starts: one token per process, in a 0600 file.
+
+    Ray binds its ports on every interface and refuses loopback-only node addresses, so without a token anyone who
+    can reach this machine could run code on the cluster. Ray caches the token once per process, hence one token.
+    """
+    with _token_lock:
+        if not _token_env:
+            folder = Path(tempfile.mkdtemp(prefix="godel-ray-auth-", dir="/tmp"))
+            path = folder / "auth_token"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            atexit.register(shutil.rmtree, folder, True)
+            _token_env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(path)})
+        return dict(_token_env)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,6 +185,8 @@ class LocalRayCluster:
                 "RAY_USAGE_STATS_ENABLED": "0",  # usage stats would phone home
             }
         )
+        self.auth_env = _auth_env()
+        child_env.update(self.auth_env)
         child_env.update(env or {})
         args = [
             sys.executable,
@@ -209,6 +238,7 @@ class LocalRayCluster:
                 )
             time.sleep(0.1)
         self.address = address_file.read_text().strip()
+        _own_clusters[self.address] = self.auth_env
 
     def log_tail(self, n: int = 2000) -> str:
         try:
@@ -268,6 +298,15 @@ def _connect(address: str, label: str, env_vars: Mapping[str, str]) -> None:
                 _conn_address, _conn_owned = address, False
         else:
             runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
+            # Joining a cluster this process started: present its token (Ray reads it from the environment).
+            auth = _own_clusters.get(address)
+            if auth:
+                os.environ.update(auth)
+                # Ray reads its configuration once per process; re-read it so the token mode applies (this is what
+                # Ray's own token-auth setup does).
+                from ray._raylet import Config  # type: ignore[attr-defined]
+
+                Config.initialize("")
             # Ray terminates a driver whose GCS stays unreachable for 60 s ("The program will terminate"): that
             # would kill the engine with its in-flight candidates. The executor detects a dead cluster itself.
             os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(_DRIVER_GCS_PATIENCE))
@@ -302,6 +341,13 @@ def _disconnect() -> None:
                 ray.shutdown()
             except Exception as exc:  # a cluster that is already gone; nothing is lost, say so
                 log.warning("ray.shutdown() failed: %s", exc)
+            if _conn_address in _own_clusters:
+                # Token mode must not stick to this process (a later cluster may not use it) nor reach its children.
+                for key in _own_clusters[_conn_address]:
+                    os.environ.pop(key, None)
+                from ray._raylet import Config  # type: ignore[attr-defined]
+
+                Config.initialize("")
         _conn_address, _conn_owned = None, False
 
 
