@@ -1,0 +1,51 @@
+"""``make_llm``: the configured models behind one robust :class:`ModelPool`."""
+
+from __future__ import annotations
+
+from godel.errors import LLMError
+from godel.llm._base import LLM
+from godel.llm._cache import ResponseCache, default_cache_dir
+from godel.llm._config import LLMConfig, ModelConfig
+from godel.llm._errors import EndpointError
+from godel.llm._pool import ModelPool
+
+__all__ = ["make_backend", "make_llm"]
+
+
+def make_backend(config: ModelConfig) -> LLM:
+    """One raw backend (no retries, no cache); raises :class:`EndpointError` when it cannot be set up."""
+    if config.backend == "embedded":
+        from godel.llm._embedded import EmbeddedLLM
+
+        return EmbeddedLLM(config)
+    if config.backend == "openai":
+        from godel.llm._openai import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(config)
+    from godel.llm._anthropic import AnthropicLLM
+
+    return AnthropicLLM(config)
+
+
+def make_llm(config: LLMConfig | None = None) -> ModelPool:
+    """The models of ``[llm]`` (the embedded SmolLM2 when none is configured) as one :class:`ModelPool`.
+
+    A model that cannot be set up (missing key, missing package) is kept out of rotation with its reason; when no
+    model at all can be set up this raises :class:`LLMError` naming every cause.
+    """
+    config = config or LLMConfig()
+    models = config.models or (ModelConfig(),)
+    members: list[tuple[ModelConfig, LLM | EndpointError]] = []
+    for mc in models:
+        try:
+            members.append((mc, make_backend(mc)))
+        except EndpointError as exc:
+            members.append((mc, exc))
+    broken = [b for _, b in members if isinstance(b, EndpointError)]
+    if len(broken) == len(members):
+        raise LLMError(
+            "no language model can be used: " + "; ".join(str(b) for b in broken),
+            hint=broken[0].hint,
+        )
+    cache = ResponseCache(config.cache_dir or default_cache_dir()) if config.cache else None
+    return ModelPool(config, members, cache=cache)

@@ -1,0 +1,201 @@
+"""``LLMProposer``: prompt a model for an edit, parse it, apply it to the parent.
+
+With a local model that honours grammars (the embedded default), the proposer plans each edit itself (which
+expression to replace, or where to insert a statement: :func:`godel.llm.plan_edit`) and the model writes only the
+new code under a GBNF grammar, so the reply is a SEARCH/REPLACE block that matches by construction; a reply that
+still does not apply (it does not parse as Python) is re-sampled with another seed, up to ``llm.attempts`` times.
+Remote models get the usual SEARCH/REPLACE (or full rewrite) instructions.
+
+Bad model output never raises: the proposal comes back with ``error`` set. Endpoint failures (after retries and
+failover) and an exhausted cost cap also come back as failed proposals, marked ``meta["infra"] = True`` (and
+``meta["budget_exhausted"] = True`` for the cap), so the engine records them and goes on; an engine that wants to
+stop proposing with this proposer once the cap is reached checks :attr:`LLMProposer.exhausted`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from godel.candidate import Program, Proposal
+from godel.config import ProposerConfig
+from godel.errors import ApplyError, BudgetExhausted, ConfigError, LLMError
+from godel.llm._base import LLM, Completion, Message
+from godel.llm._grammar import FULL_REWRITE_GRAMMAR, PlannedEdit, plan_edit
+from godel.llm._pool import ModelPool
+from godel.llm._prompt import DIFF_INSTRUCTIONS, FULL_INSTRUCTIONS, PromptBuilder
+from godel.propose._apply import (
+    apply_full_rewrite,
+    apply_search_replace,
+    parse_full_rewrite,
+    parse_search_replace,
+)
+from godel.propose._base import ProposalContext
+from godel.task import Task
+
+__all__ = ["LLMProposer"]
+
+_PLANNED_MAX_TOKENS = (
+    160  # a planned edit is one expression or two statements plus the forced rest of the line
+)
+
+
+def _prompt_text(messages: list[Message]) -> str:
+    return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
+
+
+class LLMProposer:
+    """A :class:`~godel.propose.Proposer` backed by an :class:`~godel.llm.LLM` (usually a ``ModelPool``)."""
+
+    name = "llm"
+
+    def __init__(self, llm: LLM, config: ProposerConfig, *, attempts: int | None = None) -> None:
+        self.llm = llm
+        self.config = config
+        self.prompts = PromptBuilder(config)
+        self.grammar = bool(getattr(llm, "supports_grammar", False))
+        self.prefill = bool(getattr(llm, "supports_prefill", False))
+        configured = llm.config.attempts if isinstance(llm, ModelPool) else None
+        self.attempts = attempts or configured or (3 if self.grammar else 1)
+        self.max_tokens = int(getattr(llm, "max_tokens", 512))
+        self.temperature = float(getattr(llm, "temperature", 0.7))
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the model pool's cost or token cap leaves room for no further call."""
+        return bool(getattr(self.llm, "exhausted", False))
+
+    def report(self, model: str, improvement: float, cost: float) -> None:
+        """Forwarded to the pool's bandit: see :meth:`godel.llm.ModelPool.report`."""
+        hook = getattr(self.llm, "report", None)
+        if callable(hook):
+            hook(model, improvement, cost)
+
+    def _call(
+        self, messages: list[Message], *, max_tokens: int, seed: int, grammar: str | None
+    ) -> tuple[Completion, list[str]]:
+        if isinstance(self.llm, ModelPool):
+            return self.llm.complete_with_notes(
+                messages, max_tokens=max_tokens, temperature=self.temperature, seed=seed, grammar=grammar
+            )
+        out = self.llm.complete(
+            messages, max_tokens=max_tokens, temperature=self.temperature, seed=seed, grammar=grammar
+        )
+        return out, []
+
+    def _apply(self, task: Task, parent: Program, text: str, fmt: str) -> Program:
+        if not text.strip():
+            raise ApplyError("the model returned an empty reply", hint="reply with a SEARCH/REPLACE block")
+        if fmt == "full":
+            return apply_full_rewrite(task, parent, parse_full_rewrite(text))
+        try:
+            edits = parse_search_replace(text)
+        except ApplyError as exc:
+            if "```" not in text:
+                raise
+            # A model asked for a diff that answered with a code block: use it as a full rewrite if it fits.
+            try:
+                return apply_full_rewrite(task, parent, parse_full_rewrite(text))
+            except ApplyError:
+                raise exc from None
+        return apply_search_replace(task, parent, edits)
+
+    def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
+        t0 = time.monotonic()
+        task, parent = ctx.task, ctx.parent.program
+        fmt = "full" if self.config.edit_format == "full" else "diff"
+        base_seed = rng.getrandbits(31)
+        tokens_in = tokens_out = 0
+        cost = 0.0
+        model: str | None = None
+        errors: list[str] = []
+        notes: list[str] = []
+        prompt = ""
+        text = ""
+        cached = 0
+        meta: dict[str, Any] = {"format": fmt, "grammar": self.grammar}
+        history: list[Message] = []
+
+        def result(program: Program | None, error: str | None, **extra: Any) -> Proposal:
+            meta.update(extra)
+            meta.update({"attempts": len(errors) + (program is not None), "seed": base_seed})
+            if errors:
+                meta["errors"] = errors
+            if notes:
+                meta["notes"] = notes
+            if cached:
+                meta["cached"] = cached
+            return Proposal(
+                program=program,
+                proposer=self.name,
+                error=error,
+                edit=text,
+                model=model,
+                prompt=prompt or None,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost=cost,
+                seconds=time.monotonic() - t0,
+                meta=meta,
+            )
+
+        for attempt in range(self.attempts):
+            plan: PlannedEdit | None = None
+            if fmt == "diff" and self.grammar:
+                plan = plan_edit(task, parent, rng)
+            if plan is not None:
+                instructions = plan.instruction + " Reply with one SEARCH/REPLACE block."
+            else:
+                instructions = FULL_INSTRUCTIONS if fmt == "full" else DIFF_INSTRUCTIONS
+            try:
+                messages = self.prompts.build(ctx, instructions)
+            except ConfigError as exc:
+                return result(None, f"prompt template: {exc}", infra=True)
+            prefill = ""
+            grammar: str | None = None
+            max_tokens = self.max_tokens
+            if plan is not None:
+                meta["op"] = plan.op
+                max_tokens = min(self.max_tokens, _PLANNED_MAX_TOKENS + len(plan.span.text) // 3)
+                if self.prefill:
+                    prefill, grammar = plan.prefill, plan.grammar
+                    messages.append(Message("assistant", prefill))
+                else:
+                    grammar = plan.full_grammar
+                    max_tokens += len(plan.prefill) // 2
+            elif self.grammar and fmt == "full":
+                grammar = FULL_REWRITE_GRAMMAR
+            messages = messages + history
+            prompt = _prompt_text(messages)
+            try:
+                completion, call_notes = self._call(
+                    messages, max_tokens=max_tokens, seed=base_seed + 7919 * attempt, grammar=grammar
+                )
+            except BudgetExhausted as exc:
+                return result(None, f"LLM budget exhausted: {exc}", infra=True, budget_exhausted=True)
+            except LLMError as exc:
+                return result(None, f"model endpoint failed: {exc}", infra=True)
+            notes.extend(call_notes)
+            model = completion.model
+            tokens_in += completion.tokens_in
+            tokens_out += completion.tokens_out
+            cost += completion.cost
+            cached += int(completion.cached)
+            text = prefill + completion.text
+            try:
+                program = self._apply(task, parent, text, fmt)
+            except ApplyError as exc:
+                errors.append(str(exc))
+                if plan is None:
+                    # Remote models: show the failed reply and the reason, then ask again.
+                    history += [
+                        Message("assistant", completion.text),
+                        Message("user", f"That edit could not be applied: {exc}. Try again."),
+                    ]
+                continue
+            return result(program, None)
+        return result(
+            None,
+            f"the model's reply could not be applied ({len(errors)} attempt(s)): {errors[-1]}",
+        )
