@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
-from collections.abc import Iterable, Sequence
+
+TYPE_CHECKING = False  # keeps typing/collections out of the fresh interpreters of exec mode
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 __all__ = [
     "CLONE_NEWIPC",
@@ -102,13 +104,13 @@ _syscall.restype = ctypes.c_long
 
 def syscall_numbers() -> dict[str, int] | None:
     """The syscall table for this machine's architecture, or None when it is not supported."""
-    return _X86_64 if platform.machine() in ("x86_64", "AMD64") else None
+    return _X86_64 if os.uname().machine == "x86_64" else None
 
 
 def _nr(name: str) -> int:
     table = syscall_numbers()
     if table is None:
-        raise LinuxError(95, f"{name}: architecture {platform.machine()} is not supported")
+        raise LinuxError(95, f"{name}: architecture {os.uname().machine} is not supported")
     return table[name]
 
 

@@ -22,20 +22,19 @@ does the same from there, sharing no memory with the server or other candidates.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import json
 import marshal
 import os
-import select
-import signal
-import socket
 import struct
 import sys
 import time
-from typing import Any
 
 from godel.sandbox import _linux
+
+TYPE_CHECKING = False  # typing, json, socket... cost milliseconds in the fresh interpreters of exec mode
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any
 
 __all__ = ["BOX", "WORK", "child_main", "server_main"]
 
@@ -60,13 +59,29 @@ _CG_READ = ("mem_events", "mem_usage", "pids_current")
 _FATAL_AFTER = 3  # consecutive children dying before taking a job
 
 
+class _suppress:
+    """contextlib.suppress without importing contextlib."""
+
+    def __init__(self, *exc: type[BaseException]) -> None:
+        self.exc = exc
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        return et is not None and issubclass(et, self.exc)
+
+
 # --- messages ---------------------------------------------------------------------------------------------------
 
 
 def _status(record: str, **data: Any) -> None:
     """Child -> server record on the status pipe (small, so one atomic write)."""
-    payload = json.dumps({"t": record, **data}).encode()[:4000]
-    with contextlib.suppress(OSError):
+    data["t"] = record
+    payload = marshal.dumps(data)[:4000]
+    with _suppress(OSError):
         os.write(_STATUS_FD, struct.pack("<H", len(payload)) + payload)
 
 
@@ -82,13 +97,6 @@ def _read_exact(fd: int, n: int) -> bytes:
 
 
 # --- the child ---------------------------------------------------------------------------------------------------
-
-
-def _warm_up() -> None:
-    # Touch the allocator and compiler pages now (copy-on-write faults) instead of after the job arrives.
-    src = "def f(a, b=1, *c, **d):\n    return [x * b for x in range(a) if x % 2]\n" * 40
-    compile(src, "<warm-up>", "exec")
-    gc.collect()
 
 
 def _cg_int(fd: int) -> int:
@@ -199,7 +207,7 @@ def _exit_code(exc: SystemExit) -> int:
         return 0
     if isinstance(code, int):
         return code & 0xFF
-    with contextlib.suppress(Exception):
+    with _suppress(Exception):
         print(code, file=sys.stderr)
     return 1
 
@@ -235,7 +243,7 @@ def _run_job(cfg: dict[str, Any], source: str, argv: list[str]) -> None:
     except SystemExit as exc:
         rc = _exit_code(exc)
     except BaseException:
-        with contextlib.suppress(BaseException):
+        with _suppress(BaseException):
             traceback.print_exc()
         rc = 1
     try:
@@ -244,24 +252,32 @@ def _run_job(cfg: dict[str, Any], source: str, argv: list[str]) -> None:
     except SystemExit as exc:
         rc = _exit_code(exc)
     except BaseException:
-        with contextlib.suppress(BaseException):
+        with _suppress(BaseException):
             traceback.print_exc()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        with contextlib.suppress(BaseException):
+        with _suppress(BaseException):
             if stream is not None:
                 stream.flush()
     os._exit(rc)
 
 
+def _idle(idle: bool) -> None:
+    # An idle child warms up and waits at a low priority so it yields the CPU to the server and a running job;
+    # it returns to normal priority (root may) once it has a job.
+    with _suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, 15 if idle else 0)
+
+
 def child_main(cfg: dict[str, Any]) -> None:
     """Wait for one job on the job socket, confine this process and run it. Never returns."""
     try:
-        _warm_up()
+        _idle(True)
         try:
             (size,) = struct.unpack("<Q", _read_exact(_JOB_FD, 8))
             source, files, argv, limits = marshal.loads(_read_exact(_JOB_FD, size))
         except EOFError:
             os._exit(0)  # the host dropped this ready child
+        _idle(False)
     except BaseException as exc:
         _status("error", kind="infra", message=f"{type(exc).__name__}: {exc}")
         os._exit(125)
@@ -341,6 +357,9 @@ def _build_root(root: str, cfg: dict[str, Any], etc: dict[str, bytes], links: di
 
 class _Server:
     def __init__(self, cfg: dict[str, Any]) -> None:
+        import select
+        import socket
+
         self.cfg = cfg
         self.mode: str = cfg["mode"]
         self.ctl = socket.socket(fileno=int(cfg["ctl_fd"]))
@@ -363,6 +382,8 @@ class _Server:
     # setup
 
     def setup(self) -> None:
+        import select
+
         cfg = self.cfg
         for name in _CG_ORDER:
             path = (cfg.get("cgroup") or {}).get(name)
@@ -385,13 +406,13 @@ class _Server:
             "hostname": b"sandbox\n",
             "nsswitch.conf": b"passwd: files\ngroup: files\nhosts: files\n",
         }
-        with contextlib.suppress(OSError), open("/etc/ld.so.cache", "rb") as fh:
+        with _suppress(OSError), open("/etc/ld.so.cache", "rb") as fh:
             etc["ld.so.cache"] = fh.read()
         links = {name: os.readlink(f"/{name}") for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
                  if os.path.islink(f"/{name}")}  # fmt: skip
         localtime = os.readlink("/etc/localtime") if os.path.islink("/etc/localtime") else None
         for name in cfg["preload"]:
-            with contextlib.suppress(Exception):
+            with _suppress(Exception):
                 __import__(name)
         seccomp = _linux.seccomp_filter() if cfg["seccomp"] else None
         if self.mode == "exec":
@@ -402,7 +423,7 @@ class _Server:
         root = cfg["root_mountpoint"]
         _build_root(root, cfg, etc, links)
         if localtime:
-            with contextlib.suppress(OSError):
+            with _suppress(OSError):
                 _linux.mount(None, root, None, _linux.MS_REMOUNT | _linux.MS_NOSUID | _linux.MS_NODEV)
                 os.symlink(localtime, f"{root}/etc/localtime")
                 _linux.mount(
@@ -472,6 +493,9 @@ class _Server:
     # children
 
     def _send(self, msg: dict[str, Any], fds: list[int] | None = None) -> None:
+        import json
+        import socket
+
         data = json.dumps(msg).encode()
         if fds:
             socket.send_fds(self.ctl, [data], fds)
@@ -479,6 +503,9 @@ class _Server:
             self.ctl.send(data)
 
     def prefork(self) -> None:
+        import select
+        import socket
+
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -514,6 +541,9 @@ class _Server:
 
     def _child_boot(self, fds: list[int]) -> None:
         """In the freshly cloned child (PID 1 of its namespace): arrange descriptors, then wait for a job."""
+        import signal
+        import socket
+
         try:
             _linux.set_pdeathsig(signal.SIGKILL)
             high = [os.dup(fd) for fd in fds]
@@ -529,7 +559,7 @@ class _Server:
                              "subset=pid,hidepid=invisible")  # fmt: skip
             except OSError:
                 _linux.mount("proc", "/proc", "proc", _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC)
-            with contextlib.suppress(OSError):
+            with _suppress(OSError):
                 socket.sethostname("sandbox")
             if self.mode == "exec":
                 blob_fd = len(fds) - 1
@@ -542,7 +572,7 @@ class _Server:
                 )
             child_main(self.child_cfg)
         except BaseException as exc:
-            with contextlib.suppress(BaseException):
+            with _suppress(BaseException):
                 _status("error", kind="infra", message=f"child start: {type(exc).__name__}: {exc}")
         os._exit(126)
 
@@ -561,8 +591,8 @@ class _Server:
         while len(data) >= 2:
             (n,) = struct.unpack("<H", data[:2])
             try:
-                rec = json.loads(data[2 : 2 + n])
-            except ValueError:
+                rec = marshal.loads(data[2 : 2 + n])
+            except (ValueError, EOFError, TypeError):
                 rec = {"t": "garbled"}
             data = data[2 + n :]
             if rec.get("t") == "taken":
@@ -584,7 +614,7 @@ class _Server:
         self.poll.unregister(pidfd)
         if child.status_fd >= 0:
             # Collect the child's last words before reporting it.
-            with contextlib.suppress(OSError):
+            with _suppress(OSError):
                 while child.status_fd >= 0:
                     self._on_status(child.status_fd)
         _, status, usage = os.wait4(child.pid, 0)
@@ -615,10 +645,13 @@ class _Server:
         )  # fmt: skip
 
     def loop(self) -> None:
+        import signal
+
         self._send({"t": "hello", "pid": os.getpid()})
         while True:
             timeout_ms: int | None = None
-            while len(self.ready) < self.ready_target:
+            # Refill once the running job is past its own set-up (mounts contend with our clone for locks).
+            while len(self.ready) < self.ready_target and (self.running is None or self.running.go):
                 try:
                     self.prefork()
                 except OSError:
@@ -630,7 +663,7 @@ class _Server:
                 # Backstop only: the host kills at the wall limit; this fires if the host is stuck.
                 left = run.started + run.wall + 5.0 - time.monotonic()
                 if left <= 0:
-                    with contextlib.suppress(OSError):
+                    with _suppress(OSError):
                         signal.pidfd_send_signal(run.pidfd, signal.SIGKILL)
                     left = 1.0
                 timeout_ms = min(timeout_ms or 1 << 30, int(left * 1000) + 1)
@@ -649,10 +682,12 @@ class _Server:
                     self._on_exit(fd)
 
     def shutdown(self) -> None:
+        import signal
+
         for pidfd, child in list(self.children.items()):
-            with contextlib.suppress(OSError):
+            with _suppress(OSError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            with contextlib.suppress(OSError):
+            with _suppress(OSError):
                 os.wait4(child.pid, 0)
 
 
@@ -683,7 +718,7 @@ def server_main(cfg: dict[str, Any]) -> None:
     try:
         server.setup()
     except BaseException as exc:
-        with contextlib.suppress(OSError):
+        with _suppress(OSError):
             import traceback
 
             where = traceback.extract_tb(exc.__traceback__)[-1]
