@@ -3,10 +3,11 @@
 Target (scale-out issue): Ray adds <= 5 ms per evaluation over the local pool. Both executors run the same task with
 the same sandbox backend (``--sandbox``); the local one in this process, the Ray one in actors of a local cluster
 started for the benchmark (2 CPUs, 200 MB object store). Each is timed on N evaluations sequentially (one caller)
-and concurrently (``--slots`` callers on ``--slots`` slots). Overhead = Ray's mean per evaluation minus the local
+and concurrently (``--slots`` callers on ``--slots`` slots), in ``--rounds`` interleaved rounds so that load from
+other jobs on a shared machine falls on both alike. Overhead = Ray's mean per evaluation minus the local
 one's, for the same mode. Cluster start-up is excluded (paid once per run) and reported separately.
 
-    python benchmarks/executor_bench.py [-n 200] [--sandbox unsafe-subprocess|zygote|exec] [--slots 2] [--json]
+    python benchmarks/executor_bench.py [-n 200] [--sandbox unsafe-subprocess|zygote|exec] [--slots 2] [--rounds 10] [--json]
 """
 
 from __future__ import annotations
@@ -43,9 +44,7 @@ def _programs(n: int) -> list[Program]:
     return [Program.single("initial_program.py", PROGRAM + f"# {i}\n") for i in range(n)]
 
 
-def _time(ex: Executor, programs: list[Program], threads: int) -> dict[str, float]:
-    for p in programs[:5]:  # warm-up: first imports, first fork
-        ex.evaluate(p)
+def _run(ex: Executor, programs: list[Program], threads: int) -> tuple[float, list[float]]:
     lat: list[float] = []
 
     def one(p: Program) -> None:
@@ -62,34 +61,48 @@ def _time(ex: Executor, programs: list[Program], threads: int) -> dict[str, floa
     else:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, programs))
-    wall = time.perf_counter() - t0
+    return time.perf_counter() - t0, lat
+
+
+def _summary(wall: float, lat: list[float]) -> dict[str, float]:
     return {
-        "per_eval_ms": wall / len(programs) * 1000,  # wall time per evaluation (throughput view)
+        "per_eval_ms": wall / len(lat) * 1000,  # wall time per evaluation (throughput view)
         "median_latency_ms": statistics.median(lat) * 1000,
         "p95_latency_ms": sorted(lat)[int(0.95 * (len(lat) - 1))] * 1000,
-        "evals_per_s": len(programs) / wall,
+        "evals_per_s": len(lat) / wall,
     }
 
 
-def bench(task: Task, config: SandboxConfig, n: int, slots: int) -> dict[str, Any]:
+def bench(task: Task, config: SandboxConfig, n: int, slots: int, rounds: int) -> dict[str, Any]:
     programs = _programs(n)
-    out: dict[str, Any] = {"n": n, "slots": slots, "sandbox": config.backend}
+    out: dict[str, Any] = {"n": n, "slots": slots, "sandbox": config.backend, "rounds": rounds}
     local = LocalExecutor(task, make_sandbox(config, slots=slots))
-    try:
-        out["local_sequential"] = _time(local, programs, 1)
-        out["local_concurrent"] = _time(local, programs, slots)
-    finally:
-        local.close()
     t0 = time.perf_counter()
     ray_ex = RayExecutor(task, config, slots=slots, num_cpus=2, num_cpus_per_eval=2 / slots)
     try:
-        ray_ex.evaluate(programs[0])  # every slot up before timing
+        for p in programs[: 2 * slots]:  # every Ray slot up, first imports and forks done, on both sides
+            ray_ex.evaluate(p)
         out["ray_startup_s"] = time.perf_counter() - t0
+        for p in programs[: 2 * slots]:
+            local.evaluate(p)
         out["ray_sandbox"] = sorted({w["sandbox"] for w in ray_ex.workers()})
-        out["ray_sequential"] = _time(ray_ex, programs, 1)
-        out["ray_concurrent"] = _time(ray_ex, programs, slots)
+        executors: dict[str, Executor] = {"local": local, "ray": ray_ex}
+        chunk = max(1, n // rounds)
+        for mode, threads in (("sequential", 1), ("concurrent", slots)):
+            walls = {name: 0.0 for name in executors}
+            lats: dict[str, list[float]] = {name: [] for name in executors}
+            # Interleaved rounds, alternating which goes first, so load changes on a shared machine hit both.
+            for r in range(rounds):
+                order = ["local", "ray"] if r % 2 == 0 else ["ray", "local"]
+                for name in order:
+                    wall, lat = _run(executors[name], programs[r * chunk : (r + 1) * chunk], threads)
+                    walls[name] += wall
+                    lats[name] += lat
+            for name in executors:
+                out[f"{name}_{mode}"] = _summary(walls[name], lats[name])
     finally:
         ray_ex.close()
+        local.close()
     for mode in ("sequential", "concurrent"):
         for key in ("per_eval_ms", "median_latency_ms"):
             out[f"overhead_{mode}_{key}"] = out[f"ray_{mode}"][key] - out[f"local_{mode}"][key]
@@ -101,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=200, help="evaluations per measurement")
     ap.add_argument("--sandbox", default="unsafe-subprocess", help="sandbox backend for both executors")
     ap.add_argument("--slots", type=int, default=2, help="slots, and callers in the concurrent mode")
+    ap.add_argument("--rounds", type=int, default=10, help="interleaved local/Ray rounds per mode")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     config = SandboxConfig(backend=args.sandbox, allow_unsafe=args.sandbox == "unsafe-subprocess")
@@ -109,12 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         root.mkdir()
         (root / "initial_program.py").write_text(PROGRAM)
         (root / "evaluator.py").write_text(EVALUATOR)
-        res = bench(load_task(root), config, args.n, args.slots)
+        res = bench(load_task(root), config, args.n, args.slots, args.rounds)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
     print(f"sandbox backend: {res['sandbox']} (inside Ray workers: {', '.join(res['ray_sandbox'])})")
-    print(f"N = {res['n']} per row, {res['slots']} slots; Ray cluster start-up {res['ray_startup_s']:.1f} s")
+    print(
+        f"N = {res['n']} per row in {res['rounds']} interleaved rounds, {res['slots']} slots; "
+        f"Ray cluster start-up {res['ray_startup_s']:.1f} s"
+    )
     print()
     print(f"{'mode':<11} {'executor':<8} {'ms/eval':>8} {'median ms':>10} {'p95 ms':>8} {'evals/s':>8}")
     for mode in ("sequential", "concurrent"):
