@@ -407,7 +407,7 @@ class _InfraFailure(Exception):
 class RayExecutor:
     """Runs evaluations on Ray in ``slots`` actors (see the module docstring).
 
-    ``address``: None starts a local cluster on loopback (``num_cpus`` CPUs, default all) and stops it on
+    ``address``: None starts a cluster on this machine (``num_cpus`` CPUs, default all) and stops it on
     :meth:`close`; ``"auto"``, ``"host:port"`` or ``"ray://host:port"`` connect to an existing one, which is left
     running. ``num_cpus_per_eval`` and ``resources`` are the Ray resource request of each slot. ``retries`` is how
     many times an infrastructure failure is retried (backoff ``backoff_seconds`` doubling up to
