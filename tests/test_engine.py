@@ -208,3 +208,37 @@ def test_supervised_candidate_waits_then_runs_after_approval(tmp_path: Path) -> 
     kinds = [e.kind for e in archive.events(first.run_id)]
     assert "approval" in kinds or any("approv" in k for k in kinds)
     archive.close()
+
+
+def test_infrastructure_failure_is_not_the_candidates_fault(tmp_path: Path) -> None:
+    task = _task(tmp_path, 8, "run.parallel=1")
+    url = f"sqlite:///{tmp_path}/i.db"
+    box = SubprocessSandbox()
+    engine = Engine(
+        task,
+        open_archive(url),
+        proposer=MutationProposer(task.config.proposer),
+        selector_factory=lambda: make_selector(task.config.selector),
+        sandbox=box,
+    )
+
+    def break_after_seed(kind: str, payload: dict[str, Any]) -> None:
+        if kind == "evaluation" and payload["iteration"] == 0:
+            box.python = str(tmp_path / "no-such-python")  # the interpreter vanishes under the sandbox
+
+    engine.on_event = break_after_seed
+    summary = engine.run()
+    assert summary.stopped == "infrastructure"
+    archive = open_archive(url)
+    cands = archive.candidates(summary.run_id)
+    pending = [c for c in cands if c.status == Status.PENDING]
+    assert len(pending) == 3 and all(c.score is None and c.reason is None for c in pending)
+    assert not [c for c in cands if c.status == Status.FAILED]
+    errors = [e for e in archive.events(summary.run_id) if e.kind == "error"]
+    assert len(errors) == 3 and all(e.payload["infrastructure"] for e in errors)
+    assert archive.get_run(summary.run_id).status == "stopped"
+    archive.close()
+    resumed = _engine(task, url).run(resume=True)
+    assert resumed.stopped == "iterations"
+    assert [t[0] for t in _trace(url)] == list(range(9))
+    assert all(t[3] != "pending" for t in _trace(url))

@@ -181,7 +181,7 @@ def evolve(
     allow_unsafe: Annotated[
         bool, typer.Option("--allow-unsafe", help="permit running candidates WITHOUT containment")
     ] = False,
-    executor: Annotated[str, typer.Option(help="where evaluations run: local | ray")] = "local",
+    executor: Annotated[str | None, typer.Option(help="where evaluations run: local | ray")] = None,
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: start a local one)")
     ] = None,
@@ -225,6 +225,12 @@ def evolve(
         engine.executor.close()
         parts.close()
     _print_summary(summary, as_json, storage_url(storage, task.config))
+    if summary.stopped == "infrastructure":
+        err.print(
+            f"[red]stopped: evaluations could not run ({summary.progress.last_reason}); "
+            "nothing was lost — continue with --resume once `godel doctor` is happy[/]"
+        )
+        raise typer.Exit(1)
     if summary.progress.proposals > 0 and summary.progress.ok == 0:
         err.print(
             "[red]no proposal produced a valid, evaluated candidate: check `godel status` for the reasons[/]"
@@ -252,7 +258,7 @@ def worker(
     stale_after: Annotated[
         float, typer.Option(help="seconds without heartbeat before a claim is taken over")
     ] = 30.0,
-    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    executor: Annotated[str | None, typer.Option(help="where evaluations run: local | ray")] = None,
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: start a local one)")
     ] = None,
@@ -295,8 +301,11 @@ def worker(
     _print_summary(summary, as_json, storage_url(storage, task.config))
 
 
-def _executor(name: str, task: Task, parts: Any, address: str | None) -> Any:
-    if name == "local":
+def _executor(name: str | None, task: Task, parts: Any, address: str | None) -> Any:
+    """None for the local executor (the engine wraps the parts' sandbox); flags win over ``[run]``."""
+    name = name or task.config.run.executor
+    address = address or task.config.run.ray_address
+    if name == "local" and address is None:
         return None
     from godel.executor import make_executor
 

@@ -33,7 +33,11 @@ from godel.select._base import Selector
 from godel.task import Task
 from godel.telemetry import Telemetry, span
 
-__all__ = ["Engine", "Progress", "RunSummary", "iteration_rng"]
+__all__ = ["MAX_INFRA_ERRORS", "Engine", "Progress", "RunSummary", "iteration_rng"]
+
+
+# Consecutive infrastructure failures (sandbox or cluster down) after which the run stops instead of spinning.
+MAX_INFRA_ERRORS = 3
 
 
 def iteration_rng(seed: int, iteration: int, purpose: str) -> random.Random:
@@ -61,6 +65,7 @@ class Progress:
     rejected: int = 0
     awaiting: int = 0
     evaluations: int = 0
+    infrastructure_errors: int = 0
     tokens: int = 0
     cost: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -96,6 +101,7 @@ class RunSummary:
             "failed": p.failed,
             "rejected": p.rejected,
             "awaiting_approval": p.awaiting,
+            "infrastructure_errors": p.infrastructure_errors,
             "valid_proposal_rate": round(p.valid_rate, 4),
             "evaluations_per_second": round(p.evals_per_second, 3),
             "tokens": p.tokens,
@@ -133,6 +139,8 @@ class Engine:
         self.executor: Executor = executor if executor is not None else LocalExecutor(task, sandbox)
         self._best_lock = threading.Lock()
         self._best_seen: float | None = None
+        self._infra_errors = 0  # consecutive evaluations the sandbox/executor could not run
+        self._last_infra = ""
         self.on_progress = on_progress
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.on_event = on_event
@@ -255,7 +263,7 @@ class Engine:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            status = "stopped" if stopped == "interrupted" else "finished"
+            status = "finished" if stopped in ("iterations", "wall time", "tokens", "cost") else "stopped"
             self.archive.update_run(run.id, status=status, meta={"stopped": stopped})
             self._event(run.id, "run_end", {"stopped": stopped, "done": progress.done})
         if self._stop_requested.is_set() and stopped == "iterations":
@@ -316,6 +324,8 @@ class Engine:
         cfg = self.task.config.run
         if self._stop_requested.is_set():
             return "interrupted"
+        if self._infra_errors >= MAX_INFRA_ERRORS:
+            return "infrastructure"
         if cfg.max_wall_seconds is not None and time.monotonic() - progress.started >= cfg.max_wall_seconds:
             return "wall time"
         if cfg.max_tokens is not None and progress.tokens >= cfg.max_tokens:
@@ -384,6 +394,9 @@ class Engine:
             progress.last_reason = cand.reason
         elif cand.status == Status.AWAITING_APPROVAL:
             progress.awaiting += 1
+        elif cand.status == Status.PENDING:
+            progress.infrastructure_errors += 1
+            progress.last_reason = f"infrastructure: {self._last_infra}"
         self.telemetry.candidate(cand)
         self.telemetry.progress(progress)
         if self.on_progress is not None:
@@ -436,6 +449,11 @@ class Engine:
             else:
                 seed = self._get(row.id)
             self._run_evaluation(seed)
+        if seed.status == Status.PENDING:
+            raise SandboxError(
+                f"cannot evaluate the seed program: {self._last_infra}",
+                hint="`godel doctor` checks the sandbox; then continue with --resume",
+            )
         if seed.status != Status.OK:
             raise EvaluationError(
                 f"the seed program fails its own evaluation: {seed.reason}",
@@ -618,8 +636,25 @@ class Engine:
             with span("evaluate", candidate=cand.id or 0, iteration=cand.iteration):
                 ev = self.executor.evaluate(cand.program, label=f"candidate {cand.id}")
         except SandboxError as exc:
-            # Infrastructure failure: recorded as such (not as the candidate's score), visible in the reason.
-            ev = Evaluation(ok=False, score=None, reason=f"sandbox: {exc}")
+            # The infrastructure failed, not the candidate: it stays pending (a resume evaluates it) and the error
+            # is an event; enough of them in a row stop the run (see _budget_left).
+            with self._best_lock:
+                self._infra_errors += 1
+                self._last_infra = str(exc)
+            cand.timings["evaluate"] = round(time.monotonic() - t0, 6)
+            self._event(
+                cand.run_id,
+                "error",
+                {
+                    "candidate": cand.id,
+                    "iteration": cand.iteration,
+                    "infrastructure": True,
+                    "reason": str(exc),
+                },
+            )
+            return
+        with self._best_lock:
+            self._infra_errors = 0
         cand.timings["evaluate"] = round(time.monotonic() - t0, 6)
         cand.evaluation.update(ev.to_dict())
         cand.metrics = dict(ev.metrics)
@@ -631,7 +666,7 @@ class Engine:
         else:
             cand.status, cand.score = Status.FAILED, None
             cand.reason = ev.reason
-            cand.failure_stage = "sandbox" if (ev.reason or "").startswith("sandbox:") else "evaluate"
+            cand.failure_stage = "evaluate"
         cand.updated_at = time.time()
         with span("admit", candidate=cand.id or 0, status=cand.status.value):
             self.archive.update_candidate(cand)
