@@ -69,6 +69,10 @@ class RunConfig(Strict):
     storage: str | None = Field(
         None, description="archive URL; default sqlite:///godel.db in the working directory"
     )
+    executor: Literal["local", "ray"] = Field("local", description="where evaluations run")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join (auto, host:port); default: start a local one"
+    )
 
 
 class SelectorConfig(Strict):
