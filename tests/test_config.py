@@ -37,7 +37,9 @@ def test_syntax_error_is_a_config_error(tmp_path: Path) -> None:
 
 def test_yaml_and_overrides(tmp_path: Path) -> None:
     (tmp_path / "godel.yaml").write_text("run:\n  iterations: 7\nselector:\n  lambda: 3\n")
-    cfg = load_config(tmp_path, ["run.seed=4", "proposer.kind=mutate"], {"run": {"parallel": 3, "seed": None}})
+    cfg = load_config(
+        tmp_path, ["run.seed=4", "proposer.kind=mutate"], {"run": {"parallel": 3, "seed": None}}
+    )
     assert cfg.run.iterations == 7
     assert cfg.run.seed == 4
     assert cfg.run.parallel == 3
@@ -46,6 +48,9 @@ def test_yaml_and_overrides(tmp_path: Path) -> None:
 
 
 def test_override_syntax() -> None:
-    assert apply_overrides({}, ["a.b=1", "a.c='x'", "d.e=true"]) == {"a": {"b": 1, "c": "x"}, "d": {"e": True}}
+    assert apply_overrides({}, ["a.b=1", "a.c='x'", "d.e=true"]) == {
+        "a": {"b": 1, "c": "x"},
+        "d": {"e": True},
+    }
     with pytest.raises(ConfigError, match=r"section\.key=value"):
         apply_overrides({}, ["nonsense"])

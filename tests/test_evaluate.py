@@ -22,7 +22,9 @@ LOAD = (
 )
 
 
-def _evaluator(make_task: Callable[[dict[str, str]], Path], body: str, toml: str = "", prog: str = PROG) -> Evaluator:
+def _evaluator(
+    make_task: Callable[[dict[str, str]], Path], body: str, toml: str = "", prog: str = PROG
+) -> Evaluator:
     files = {"initial_program.py": prog, "evaluator.py": LOAD + body}
     if toml:
         files["godel.toml"] = toml
@@ -31,7 +33,9 @@ def _evaluator(make_task: Callable[[dict[str, str]], Path], body: str, toml: str
 
 
 def test_ok(make_task: Callable[[dict[str, str]], Path]) -> None:
-    ev = _evaluator(make_task, "def evaluate(p):\n    return {'combined_score': _load(p).VALUE, 'note': 'hi'}\n")
+    ev = _evaluator(
+        make_task, "def evaluate(p):\n    return {'combined_score': _load(p).VALUE, 'note': 'hi'}\n"
+    )
     res = ev.evaluate(ev.task.program)
     assert res.ok and res.score == 3.0
     assert res.metrics == {"combined_score": 3.0}
@@ -44,7 +48,10 @@ def test_ok(make_task: Callable[[dict[str, str]], Path]) -> None:
         ("def evaluate(p):\n    raise ValueError('bad packing')\n", "ValueError: bad packing"),
         ("def evaluate(p):\n    return {}\n", "no numeric metrics"),
         ("def evaluate(p):\n    return {'combined_score': float('nan')}\n", "non-finite"),
-        ("def evaluate(p):\n    return {'combined_score': 0.0, 'error': 'crashed'}\n", "reported an error: crashed"),
+        (
+            "def evaluate(p):\n    return {'combined_score': 0.0, 'error': 'crashed'}\n",
+            "reported an error: crashed",
+        ),
         ("def evaluate(p):\n    time.sleep(30)\n", "timeout"),
         ("def evaluate(p):\n    import os\n    os._exit(3)\n", "without a result"),
         ("def evaluate(p):\n    print('x' * 10_000_000)\n", "output_limit"),

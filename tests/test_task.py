@@ -64,12 +64,17 @@ def test_cascade_stages_detected(make_task: Callable[..., Path]) -> None:
     [
         ({"evaluator.py": EVAL}, "no program"),
         ({"initial_program.py": PROG}, "evaluator evaluator.py not found"),
-        ({"initial_program.py": PROG, "evaluator.py": "def nope(p):\n    pass\n"}, "defines no function evaluate"),
+        (
+            {"initial_program.py": PROG, "evaluator.py": "def nope(p):\n    pass\n"},
+            "defines no function evaluate",
+        ),
         ({"initial_program.py": PROG, "evaluator.py": "def evaluate(:\n"}, "not valid Python"),
         ({"initial_program.py": "# EVOLVE-BLOCK-START\nx = 1\n", "evaluator.py": EVAL}, "never closed"),
     ],
 )
-def test_broken_tasks_name_the_cause(make_task: Callable[..., Path], files: dict[str, str], message: str) -> None:
+def test_broken_tasks_name_the_cause(
+    make_task: Callable[..., Path], files: dict[str, str], message: str
+) -> None:
     root = _task(make_task, **files)
     with pytest.raises(TaskError, match=message):
         load_task(root)

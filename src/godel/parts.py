@@ -80,7 +80,9 @@ def build_parts(
     url = storage_url(storage, task.config)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    box = sandbox if sandbox is not None else make_sandbox(task.config.sandbox, slots=task.config.run.parallel)
+    box = (
+        sandbox if sandbox is not None else make_sandbox(task.config.sandbox, slots=task.config.run.parallel)
+    )
     try:
         archive = open_archive(url)
         if proposals:

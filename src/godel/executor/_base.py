@@ -15,6 +15,8 @@ class Executor(Protocol):
 
     name: str
 
-    def evaluate(self, program: Program, *, evaluator_file: str | None = None, label: str = "") -> Evaluation: ...
+    def evaluate(
+        self, program: Program, *, evaluator_file: str | None = None, label: str = ""
+    ) -> Evaluation: ...
 
     def close(self) -> None: ...

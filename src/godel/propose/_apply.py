@@ -15,9 +15,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from godel._syntax import syntax_error
 from godel.candidate import Program
 from godel.errors import ApplyError, TaskError
-from godel._syntax import syntax_error
 from godel.task import EVOLVE_END, EVOLVE_START, Region, Task, evolve_regions
 
 __all__ = [

@@ -16,10 +16,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from godel._syntax import parse_expression, parse_python, syntax_error
 from godel.candidate import Program, Proposal
 from godel.config import ProposerConfig
 from godel.propose._base import ProposalContext
-from godel._syntax import parse_expression, parse_python, syntax_error
 from godel.task import Region
 
 __all__ = ["MutationProposer"]
