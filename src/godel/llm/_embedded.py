@@ -7,6 +7,7 @@ not thread-safe, so calls on one model are serialised.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import importlib.util
@@ -82,6 +83,16 @@ class _Loaded:
 
 _LOADED: dict[tuple[str, int, int, bool], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Freed explicitly while the interpreter is intact; left to __del__, llama.cpp's finalizers run after
+    # their module globals are gone and print tracebacks at exit.
+    with _LOAD_LOCK:
+        for loaded in _LOADED.values():
+            loaded.llama.close()
+        _LOADED.clear()
 
 
 def _import_llama_cpp() -> Any:
@@ -219,6 +230,10 @@ class EmbeddedLLM:
                 kwargs["seed"] = seed
             if grammar is not None:
                 kwargs["grammar"] = self._grammar(loaded, grammar)
+            # Reusing the KV cache of the previous prompt evaluates the prompt in different batches, which changes
+            # the logits in the last bits and breaks "same seed, same reply": start every call from scratch.
+            loaded.llama.reset()
+            loaded.llama._ctx.kv_cache_clear()
             try:
                 out: Any = loaded.llama.create_completion(**kwargs)
             except ValueError as exc:  # prompt longer than the context window, mostly

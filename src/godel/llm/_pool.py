@@ -98,6 +98,7 @@ class ModelPool:
         self.bandit = Bandit([m.label for m in self._members], c=config.ucb_c)
         self._lock = threading.Lock()
         self._rng = random.Random(0)
+        self._jitter = random.Random()
         self.spent = 0.0
         self.tokens = 0
         self._reserved_cost = 0.0
@@ -185,13 +186,14 @@ class ModelPool:
     # -- calls ---------------------------------------------------------------------------------------------------
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        base = tenacity.wait_exponential_jitter(
-            initial=self.config.retry_base_seconds, max=self.config.retry_max_seconds
-        )(state)
+        # Exponential backoff with full jitter on top (tenacity's helper renamed its arguments between versions).
+        first = self.config.retry_base_seconds
+        growth: float = first * 2.0 ** (state.attempt_number - 1)
+        base = min(self.config.retry_max_seconds, growth + self._jitter.uniform(0, first))
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, EndpointError) and exc.retry_after is not None:
             return max(base, min(exc.retry_after, self.config.retry_max_seconds))
-        return float(base)
+        return base
 
     def _attempt(
         self, m: _Member, messages: Sequence[Message], kwargs: dict[str, Any], estimate: int
@@ -344,10 +346,7 @@ class ModelPool:
         failures += [f"disabled: {d}" for d in disabled if d]
         if not failures:
             failures = ["no model is configured or every model is disabled"]
-        raise LLMError(
-            "no model could answer: " + "; ".join(failures),
-            hint="the run goes on with the other proposers where configured; fix the endpoint and resume",
-        )
+        raise LLMError("no model could answer: " + "; ".join(failures))
 
     def complete(
         self,

@@ -1,0 +1,127 @@
+"""LLMProposer: prompt -> model -> parsed and applied edit, never raising for bad output."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from godel.config import ProposerConfig
+from godel.llm import LLMConfig, ModelConfig, make_llm
+from godel.llm._fakeserver import FakeChatServer
+from godel.propose._llm import LLMProposer
+from godel.task import load_task
+from tests.helpers import EXAMPLES
+from tests.propose.support import context, file_task
+
+PROGRAM = "import math\n# EVOLVE-BLOCK-START\ndef f(x):\n    return x * 2\n# EVOLVE-BLOCK-END\n"
+GOOD = "<<<<<<< SEARCH\n    return x * 2\n=======\n    return x * 3\n>>>>>>> REPLACE\n"
+
+
+def remote_proposer(url: str, **kw: object) -> LLMProposer:
+    llm = make_llm(
+        LLMConfig(
+            models=(
+                ModelConfig(
+                    backend="openai", model="fake-model", base_url=url, timeout_seconds=2.0, max_retries=1
+                ),
+            ),
+            cache=False,
+            retry_base_seconds=0.01,
+            **kw,  # type: ignore[arg-type]
+        )
+    )
+    return LLMProposer(llm, ProposerConfig(kind="llm"))
+
+
+@pytest.fixture
+def good_server() -> Iterator[FakeChatServer]:
+    with FakeChatServer(reply=GOOD) as srv:
+        yield srv
+
+
+def test_a_good_reply_becomes_a_program(good_server: FakeChatServer) -> None:
+    task = file_task(PROGRAM)
+    p = remote_proposer(good_server.url).propose(context(task), random.Random(1))
+    assert p.ok and p.program is not None
+    assert "return x * 3" in p.program.files["initial_program.py"]
+    assert p.proposer == "llm" and p.model == "openai:fake-model" and p.edit == GOOD
+    assert p.tokens_in > 0 and p.tokens_out > 0 and p.seconds > 0
+    assert p.prompt is not None and "return x * 2" in p.prompt
+    sent = good_server.log[0].body["messages"]
+    assert sent[0]["role"] == "system" and "SEARCH/REPLACE" in sent[1]["content"]
+
+
+def test_a_reply_without_an_edit_is_an_error_not_an_exception() -> None:
+    with FakeChatServer(reply="I think the code is fine.") as srv:
+        p = remote_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
+    assert not p.ok and p.program is None
+    assert p.error is not None and "no SEARCH/REPLACE block" in p.error
+    assert p.edit == "I think the code is fine." and not p.meta.get("infra")
+
+
+def test_remote_retry_sends_the_error_back() -> None:
+    with FakeChatServer(reply="nothing") as srv:
+        llm = remote_proposer(srv.url, attempts=2)
+        srv.reply = lambda body: GOOD if len(body["messages"]) > 2 else "no edit here"
+        p = llm.propose(context(file_task(PROGRAM)), random.Random(1))
+        assert p.ok and p.meta["attempts"] == 2
+        followup = srv.log[1].body["messages"]
+        assert followup[-1]["role"] == "user" and "could not be applied" in followup[-1]["content"]
+
+
+def test_a_code_block_answer_is_used_as_a_full_rewrite() -> None:
+    reply = "Here you go:\n```python\ndef f(x):\n    return x * 4\n```\n"
+    with FakeChatServer(reply=reply) as srv:
+        p = remote_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
+    assert p.ok and p.program is not None and "x * 4" in p.program.files["initial_program.py"]
+
+
+def test_endpoint_failure_is_an_infra_failure_with_the_cause() -> None:
+    with FakeChatServer() as srv:
+        url = srv.url
+    p = remote_proposer(url).propose(context(file_task(PROGRAM)), random.Random(1))
+    assert p.program is None and p.meta["infra"] is True
+    assert p.error is not None and f"cannot reach {url}" in p.error
+
+
+def test_budget_exhaustion_is_flagged(good_server: FakeChatServer) -> None:
+    llm = make_llm(
+        LLMConfig(
+            models=(
+                ModelConfig(
+                    backend="openai", model="fake-model", base_url=good_server.url, cost_per_1k_in=100.0
+                ),
+            ),
+            cache=False,
+            max_cost=0.01,
+        )
+    )
+    prop = LLMProposer(llm, ProposerConfig(kind="llm"))
+    p = prop.propose(context(file_task(PROGRAM)), random.Random(1))
+    assert p.program is None and p.meta["budget_exhausted"] is True and "max_cost" in (p.error or "")
+    assert prop.exhausted and not good_server.log
+
+
+def test_report_reaches_the_bandit(good_server: FakeChatServer) -> None:
+    prop = remote_proposer(good_server.url)
+    prop.report("openai:fake-model", 0.5, 0.01)
+    assert prop.llm.stats()["bandit"]["openai:fake-model"]["pulls"] == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_embedded_default_proposes_applicable_edits() -> None:
+    task = load_task(EXAMPLES / "function_minimization")
+    prop = LLMProposer(
+        make_llm(LLMConfig(models=(ModelConfig(n_threads=1),), cache=False)), ProposerConfig(kind="llm")
+    )
+    assert prop.attempts == 3 and prop.grammar and prop.prefill
+    results = [prop.propose(context(task, iteration=i), random.Random(i)) for i in range(5)]
+    ok = [r for r in results if r.ok]
+    assert len(ok) >= 4, [r.error for r in results]
+    for r in ok:
+        assert r.program is not None and task.check_edit(task.program, r.program) is None
+        assert r.program != task.program and r.model == "embedded:smollm2-135m-instruct"
+        assert r.meta["op"] in ("substitute", "insert")
