@@ -78,26 +78,32 @@ class RunConfig(Strict):
 class SelectorConfig(Strict):
     """``[selector]``: parent selection."""
 
-    name: Literal["dgm", "fitness", "tournament", "greedy", "best-of-n"] = "dgm"
-    lambda_: float = Field(10.0, gt=0, alias="lambda")
-    alpha: float = 0.5
+    name: Literal["dgm", "fitness", "tournament", "greedy", "best-of-n"] = Field(
+        "dgm", description="dgm: p ~ sigmoid(lambda*(score-alpha)) / (1+children); best-of-n: always the seed"
+    )
+    lambda_: float = Field(10.0, gt=0, alias="lambda", description="DGM sigmoid steepness")
+    alpha: float = Field(0.5, description="DGM sigmoid midpoint (on normalised scores)")
     normalize: Literal["auto", "none", "mad"] = Field(
         "auto", description="auto: median/MAD normalisation when scores leave [0, 1]"
     )
-    tournament_size: int = Field(3, ge=1)
-    temperature: float = Field(1.0, gt=0)
+    tournament_size: int = Field(3, ge=1, description="entrants per tournament")
+    temperature: float = Field(1.0, gt=0, description="fitness-proportional softmax temperature")
 
 
 class ProposerConfig(Strict):
     """``[proposer]``: who proposes edits."""
 
-    kind: Literal["llm", "mutate", "mix"] = "mix"
+    kind: Literal["llm", "mutate", "mix"] = Field(
+        "mix", description="llm: the model; mutate: local AST mutations; mix: both, by llm_share"
+    )
     llm_share: float = Field(
         0.5, ge=0, le=1, description="with kind=mix, the share of proposals the LLM makes"
     )
-    edit_format: Literal["diff", "full", "auto"] = "auto"
-    inspirations: int = Field(1, ge=0, le=8)
-    mutations_per_proposal: int = Field(2, ge=1, le=16)
+    edit_format: Literal["diff", "full", "auto"] = Field(
+        "auto", description="diff: SEARCH/REPLACE edits; full: whole rewrites; auto: chosen per model"
+    )
+    inspirations: int = Field(1, ge=0, le=8, description="other good candidates shown in the prompt")
+    mutations_per_proposal: int = Field(2, ge=1, le=16, description="at most this many AST mutations at once")
     prompt_tokens: int = Field(1536, ge=256, description="token budget for the prompt")
     system_prompt: str | None = Field(
         None, description="path (relative to the task) of a system prompt template"
@@ -109,9 +115,11 @@ class EvaluatorConfig(Strict):
     """``[evaluator]``: cascade, repeats, timeouts."""
 
     timeout_seconds: float = Field(60.0, gt=0, description="per stage, unless stage_timeouts says otherwise")
-    stage_timeouts: tuple[float, ...] = ()
-    cascade_thresholds: tuple[float, ...] = ()
-    repeats: int = Field(1, ge=1, le=100)
+    stage_timeouts: tuple[float, ...] = Field((), description="per-stage wall-clock limits, seconds")
+    cascade_thresholds: tuple[float, ...] = Field(
+        (), description="stage k's fitness must reach entry k to go on to stage k+1"
+    )
+    repeats: int = Field(1, ge=1, le=100, description="runs per stage; metrics are means, with <key>_std")
     artifact_chars: int = Field(4000, ge=0, description="artifact text kept per key")
 
 
@@ -223,3 +231,28 @@ def load_config(
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation(exc, source)) from exc
+
+
+def reference_markdown() -> str:
+    """A Markdown table of every configuration key with its default and meaning (docs/config.md embeds it)."""
+    import json
+
+    lines: list[str] = []
+
+    def walk(model: type[Strict], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            ann = info.annotation
+            if isinstance(ann, type) and issubclass(ann, Strict):
+                lines.extend(["", f"### `[{key}]`", "", "| key | default | meaning |", "| --- | --- | --- |"])
+                walk(ann, key)
+                continue
+            try:
+                default = json.dumps(info.default)
+            except TypeError:
+                default = repr(info.default)
+            desc = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `{prefix}.{key}` | `{default}` | {desc} |")
+
+    walk(Config, "")
+    return "\n".join(lines).strip() + "\n"
