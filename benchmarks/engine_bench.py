@@ -24,7 +24,7 @@ from godel.sandbox import make_sandbox
 from godel.select import make_selector
 from godel.task import load_task
 
-PROGRAM = '''
+PROGRAM = """
 # EVOLVE-BLOCK-START
 def f(x):
     a = 1.5
@@ -33,12 +33,12 @@ def f(x):
         x = x * a + b
     return x if x > 0 else -x
 # EVOLVE-BLOCK-END
-'''
-EVALUATOR = '''
+"""
+EVALUATOR = """
 def evaluate(program_path):
     with open(program_path) as fh:
         return {"combined_score": 1.0 / (1 + abs(len(fh.read()) - 150))}
-'''
+"""
 
 
 def bench(backend: str, iterations: int, parallel: int, guard: bool) -> dict[str, Any]:
@@ -109,13 +109,24 @@ def main() -> None:
         for guard in (False, True):
             try:
                 rows.append(bench(backend, args.iterations, args.parallel, guard))
-            except Exception as exc:  # noqa: BLE001 - a backend missing on this machine is a row, not a crash
+            except Exception as exc:
                 rows.append({"backend": backend, "guard": guard, "error": str(exc)})
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         return
-    cols = ["backend", "guard", "parallel", "candidates", "wall_s", "candidates_per_s", "eval_ms_mean",
-            "candidates_per_s_excl_eval", "ok", "failed", "rejected"]
+    cols = [
+        "backend",
+        "guard",
+        "parallel",
+        "candidates",
+        "wall_s",
+        "candidates_per_s",
+        "eval_ms_mean",
+        "candidates_per_s_excl_eval",
+        "ok",
+        "failed",
+        "rejected",
+    ]
     print(" | ".join(cols))
     for r in rows:
         if "error" in r:
