@@ -38,6 +38,7 @@ def test_grammar_forces_the_reply_shape() -> None:
     assert out.text in ("yes", "no")
 
 
+@pytest.mark.slow
 def test_planned_edits_apply_with_the_real_model() -> None:
     task = load_task(EXAMPLES / "function_minimization")
     llm = make_llm(LLMConfig(models=(ModelConfig(n_threads=1),), cache=False))
