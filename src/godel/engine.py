@@ -332,6 +332,8 @@ class Engine:
             return "tokens"
         if cfg.max_cost is not None and progress.cost >= cfg.max_cost:
             return "cost"
+        if getattr(self.proposer, "exhausted", False):
+            return "cost"  # every proposer's budget is spent (an LLM past its cost or token cap)
         return None
 
     def _take(
@@ -599,6 +601,22 @@ class Engine:
                     self._best_seen = cand.score
         return flags
 
+    def _report(self, cand: Candidate) -> None:
+        """Tell a model-choosing proposer (UCB bandit) how much this model's candidate improved on its parent."""
+        hook = getattr(self.proposer, "report", None)
+        if hook is None or cand.model is None or cand.parent_id is None:
+            return
+        parent = self._get(cand.parent_id)
+        gain = 0.0
+        if (
+            cand.status == Status.OK
+            and cand.score is not None
+            and parent.score is not None
+            and not cand.flags
+        ):
+            gain = max(0.0, cand.score - parent.score)
+        hook(cand.model, gain, cand.cost)
+
     def _evaluate_with(self, program: Program, evaluator_file: str) -> Evaluation:
         return self.executor.evaluate(program, evaluator_file=evaluator_file, label="hold-out")
 
@@ -623,6 +641,7 @@ class Engine:
         cand.updated_at = time.time()
         self._insert(cand)
         self._remember(cand)
+        self._report(cand)
         self._event(
             cand.run_id,
             "rejection" if status == Status.REJECTED else "failure",
@@ -667,6 +686,7 @@ class Engine:
             cand.status, cand.score = Status.FAILED, None
             cand.reason = ev.reason
             cand.failure_stage = "evaluate"
+        self._report(cand)
         cand.updated_at = time.time()
         with span("admit", candidate=cand.id or 0, status=cand.status.value):
             self.archive.update_candidate(cand)

@@ -37,12 +37,25 @@ class MixProposer:
         self._total = sum(w for _, w in entries)
 
     def choose(self, rng: random.Random) -> Proposer:
-        x = rng.random() * self._total
-        for proposer, weight in self.proposers:
+        # A proposer whose budget is spent (an LLM past its cost cap) drops out of the draw; the rng still
+        # consumes one number so the rest of the sequence stays reproducible.
+        live = [(p, w) for p, w in self.proposers if not getattr(p, "exhausted", False)] or self.proposers
+        x = rng.random() * sum(w for _, w in live)
+        for proposer, weight in live:
             x -= weight
             if x < 0:
                 return proposer
-        return self.proposers[-1][0]
+        return live[-1][0]
+
+    @property
+    def exhausted(self) -> bool:
+        return all(getattr(p, "exhausted", False) for p, _ in self.proposers)
+
+    def report(self, model: str, improvement: float, cost: float) -> None:
+        for p, _ in self.proposers:
+            hook = getattr(p, "report", None)
+            if hook is not None:
+                hook(model, improvement, cost)
 
     def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
         return self.choose(rng).propose(ctx, rng)
