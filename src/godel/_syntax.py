@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import threading
+import warnings
 
 __all__ = ["parse_expression", "parse_python", "syntax_error"]
 
@@ -30,10 +31,18 @@ def parse_expression(text: str) -> ast.expr:
         return ast.parse(text, mode="eval").body
 
 
-def syntax_error(text: str) -> SyntaxError | None:
-    """The ``SyntaxError`` that parsing ``text`` raises, or None when it parses."""
+def syntax_error(text: str, filename: str = "<program>") -> SyntaxError | None:
+    """The ``SyntaxError`` that compiling ``text`` raises, or None when it compiles.
+
+    Compiling (not just parsing) also catches what the symbol table rejects, such as a duplicate argument name or
+    ``return`` outside a function, so such edits fail at proposal time instead of in the sandbox.
+    """
     try:
-        parse_python(text)
+        with _AST_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # `x is 1` compiles; warnings are not our verdict
+            compile(text, filename, "exec", dont_inherit=True)
     except SyntaxError as exc:
         return exc
+    except ValueError as exc:  # source with NUL bytes
+        return SyntaxError(str(exc))
     return None

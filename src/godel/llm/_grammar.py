@@ -22,6 +22,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from godel._syntax import parse_python
 from godel.candidate import Program
 from godel.task import Task
 
@@ -166,7 +167,7 @@ def _exprs(parts: list[ast.AST], lines: list[str], start: int, end: int) -> tupl
 
 def _file_spans(path: str, text: str, regions: list[tuple[int, int]]) -> list[Span]:
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except SyntaxError:
         return []
     lines = text.splitlines(keepends=True)
