@@ -247,6 +247,9 @@ def reference_markdown() -> str:
                 lines.extend(["", f"### `[{key}]`", "", "| key | default | meaning |", "| --- | --- | --- |"])
                 walk(ann, key)
                 continue
+            args = getattr(ann, "__args__", ())
+            if args and isinstance(args[0], type) and issubclass(args[0], Strict):
+                nested.append((f"{prefix}.{key}", args[0]))
             try:
                 default = json.dumps(info.default)
             except TypeError:
@@ -254,5 +257,9 @@ def reference_markdown() -> str:
             desc = (info.description or "").replace("|", "\\|")
             lines.append(f"| `{prefix}.{key}` | `{default}` | {desc} |")
 
+    nested: list[tuple[str, type[Strict]]] = []
     walk(Config, "")
+    for key, model in nested:
+        lines.extend(["", f"### `[[{key}]]` (each entry)", "", "| key | default | meaning |", "| --- | --- | --- |"])
+        walk(model, key)
     return "\n".join(lines).strip() + "\n"

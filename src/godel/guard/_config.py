@@ -12,7 +12,7 @@ __all__ = ["GuardConfig"]
 class GuardConfig(Strict):
     """``[guard]`` in godel.toml."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="check proposals and results against the constitution")
     constitution: str | None = Field(
         None,
         description="path to the constitution YAML, relative to the task; default: the task's constitution.yaml "
