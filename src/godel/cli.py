@@ -400,7 +400,8 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
     archive = _open_existing(storage)
     try:
         info = _pick_run(archive, run)
-        counts = {s.value: archive.count(info.id, s) for s in Status}
+        totals = archive.stats(info.id)
+        counts = dict(totals.counts)
         best = archive.best(info.id)
         seed = archive.candidates(info.id, limit=1)
         failures = [
@@ -420,7 +421,10 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
                 "meta": info.meta,
             },
             "counts": counts,
-            "total": sum(counts.values()),
+            "total": totals.total,
+            "flagged": totals.flagged,
+            "tokens": totals.tokens,
+            "cost": totals.cost,
             "seed_score": seed[0].score if seed else None,
             "best": best.summary() if best else None,
             "recent_failures": failures,

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from godel.candidate import Candidate, Status
 
-__all__ = ["Archive", "CandidateRow", "Event", "RunInfo"]
+__all__ = ["Archive", "CandidateRow", "Event", "RunInfo", "RunStats"]
 
 
 @dataclass
@@ -50,6 +50,20 @@ class CandidateRow:
     status: Status
     score: float | None
     flagged: bool = False
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Totals of one run, read in one query (status pages, metrics scrapes)."""
+
+    counts: Mapping[str, int]  # status value -> candidates (every status present, zero included)
+    flagged: int
+    tokens: int
+    cost: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,7 @@ class Archive(Protocol):
         self, run_id: int, *, updated_since: float | None = None
     ) -> list[CandidateRow]: ...  # ordered by iteration; only rows changed after ``updated_since`` when given
     def count(self, run_id: int, status: Status | None = None) -> int: ...
+    def stats(self, run_id: int) -> RunStats: ...  # one pass: counts by status, flagged, tokens, cost
     def best(self, run_id: int) -> Candidate | None: ...  # highest-score OK candidate that is not flagged
     def children(self, cid: int) -> list[Candidate]: ...
     def lineage(self, cid: int) -> list[Candidate]: ...  # seed first, cid last

@@ -24,7 +24,7 @@ import sqlalchemy.exc
 from sqlalchemy import event as sa_event
 from sqlalchemy.pool import StaticPool
 
-from godel.archive._base import CandidateRow, Event, RunInfo
+from godel.archive._base import CandidateRow, Event, RunInfo, RunStats
 from godel.archive._chain import GENESIS, canonical_json, event_hash
 from godel.archive._errors import db_error
 from godel.archive._migrate import migrate
@@ -601,6 +601,32 @@ class SQLArchive:
             if n == 0:
                 self._require_run(conn, run_id)
         return n
+
+    def stats(self, run_id: int) -> RunStats:
+        stmt = (
+            sa.select(
+                C.c.status,
+                sa.func.count(),
+                sa.func.sum(sa.case((C.c.flagged, 1), else_=0)),
+                sa.func.sum(C.c.tokens_in + C.c.tokens_out),
+                sa.func.sum(C.c.cost),
+            )
+            .where(C.c.run_id == run_id)
+            .group_by(C.c.status)
+        )
+        counts = {s.value: 0 for s in Status}
+        flagged = tokens = 0
+        cost = 0.0
+        with self._read("summing a run") as conn:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                self._require_run(conn, run_id)
+        for status, n, f, t, c in rows:
+            counts[str(status)] = int(n)
+            flagged += int(f or 0)
+            tokens += int(t or 0)
+            cost += float(c or 0.0)
+        return RunStats(counts, flagged, tokens, cost)
 
     def best(self, run_id: int) -> Candidate | None:
         """The highest-scoring OK candidate not flagged by the hacking detector (or cleared); earliest wins ties."""

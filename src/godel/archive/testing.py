@@ -437,6 +437,25 @@ class ArchiveConformance:
         other = archive.create_run("run-b", "task-a", {})
         assert archive.find_by_digest(other.id, c1.code_digest) is None
 
+    def test_stats_in_one_pass(self, archive: Archive, run: RunInfo) -> None:
+        empty = archive.stats(run.id)
+        assert empty.total == 0 and set(empty.counts) == {s.value for s in Status}
+        cands = [
+            make_candidate(run.id, 0, status=Status.OK, score=1.0),
+            make_candidate(run.id, 1, status=Status.OK, score=2.0, flags=["score jump"]),
+            make_candidate(run.id, 2, status=Status.FAILED),
+            make_candidate(run.id, 3),
+        ]
+        cands[0].tokens_in, cands[0].tokens_out, cands[0].cost = 10, 5, 0.25
+        cands[2].tokens_in, cands[2].cost = 7, 0.5
+        archive.add_candidates(cands)
+        st = archive.stats(run.id)
+        assert st.counts["ok"] == 2 and st.counts["failed"] == 1 and st.counts["pending"] == 1
+        assert st.counts["rejected"] == 0 and st.total == 4
+        assert st.flagged == 1 and st.tokens == 22 and st.cost == 0.75
+        with pytest.raises(UnknownRun):
+            archive.stats(MISSING)
+
     # -- multi-worker claims ------------------------------------------------------------------------------------
 
     def test_claim_next_numbers_iterations_and_holds_the_budget(self, archive: Archive, run: RunInfo) -> None:
