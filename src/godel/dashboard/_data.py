@@ -247,6 +247,12 @@ class ArchiveView:
 
     def summary(self, run_id: int) -> dict[str, Any]:
         info = self.archive.get_run(run_id)
+        snap = self._snaps.get(run_id)
+        if snap is None:
+            # Cold start on a big run: answer from the archive's aggregate queries (milliseconds) and load the
+            # rows in the background for the charts and the lineage.
+            self._background(("snap", run_id), lambda: self._refresh(run_id))
+            return self._quick_summary(info)
         snap = self.snapshot(run_id)
         base = self._base_summary(snap)
         totals = self._totals.get(run_id) or _Totals()
@@ -254,21 +260,59 @@ class ArchiveView:
             self._background(("totals", run_id), lambda: self._scan_totals(run_id))
         ev = last_event(self.archive, run_id, hint=snap.version[1])
         return {
-            "run": {
-                "id": info.id,
-                "name": redact(info.name),
-                "task": redact(info.task),
-                "status": info.status,
-                "created_at": info.created_at,
-                "updated_at": info.updated_at,
-                "meta": redact_obj(info.meta),
-            },
+            "run": self._run_doc(info),
             **base,
             "tokens_in": totals.tokens_in,
             "tokens_out": totals.tokens_out,
             "cost": totals.cost,
             "by_model": redact_obj(totals.by_model),
             "tokens_complete": len(totals.seen) >= len(snap.rows),
+            "last_event": (
+                {"seq": ev.seq, "kind": ev.kind, "created_at": ev.created_at} if ev is not None else None
+            ),
+            "warning": self._bg_error,
+        }
+
+    @staticmethod
+    def _run_doc(info: RunInfo) -> dict[str, Any]:
+        return {
+            "id": info.id,
+            "name": redact(info.name),
+            "task": redact(info.task),
+            "status": info.status,
+            "created_at": info.created_at,
+            "updated_at": info.updated_at,
+            "meta": redact_obj(info.meta),
+        }
+
+    def _quick_summary(self, info: RunInfo) -> dict[str, Any]:
+        totals = self.archive.stats(info.id)
+        best = self.archive.best(info.id)
+        first = self.archive.candidates(info.id, limit=1)
+        seed = first[0] if first and first[0].iteration == 0 else None
+        ev = last_event(self.archive, info.id)
+
+        def doc(c: Candidate | None) -> dict[str, Any] | None:
+            if c is None or c.id is None:
+                return None
+            return _row_doc(
+                CandidateRow(c.id, c.iteration, c.parent_id, c.generation, c.status, c.score, bool(c.flags))
+            )
+
+        return {
+            "run": self._run_doc(info),
+            "version": "loading",
+            "total": totals.total,
+            "counts": dict(totals.counts),
+            "flagged": totals.flagged,
+            "generations": None,
+            "best": doc(best),
+            "seed": doc(seed),
+            "tokens_in": totals.tokens,
+            "tokens_out": 0,
+            "cost": totals.cost,
+            "by_model": {},
+            "tokens_complete": True,
             "last_event": (
                 {"seq": ev.seq, "kind": ev.kind, "created_at": ev.created_at} if ev is not None else None
             ),
