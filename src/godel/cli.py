@@ -6,7 +6,6 @@ stderr naming the cause and the fix; the exit code is non-zero for user errors (
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,13 +18,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from godel._cliutil import emit_json, pick_run
 from godel.archive import open_archive
-from godel.archive._base import Archive, RunInfo
+from godel.archive._base import Archive
 from godel.candidate import Candidate, Program, Status, unified_diff
 from godel.engine import Engine, Progress, RunSummary
 from godel.errors import ArchiveError, GodelError, UnknownCandidate
 from godel.parts import build_parts, storage_url
-from godel.redact import redact, redact_obj
+from godel.redact import redact
 from godel.task import Task, load_task
 
 __all__ = ["app", "main"]
@@ -49,10 +49,6 @@ RunOpt = Annotated[str | None, typer.Option("--run", help="run id or name (defau
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 
 
-def _emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(redact_obj(doc), indent=2, default=str) + "\n")
-
-
 def _open_existing(storage: str | None) -> Archive:
     url = storage_url(storage)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -63,15 +59,6 @@ def _open_existing(storage: str | None) -> Archive:
                 hint="run `godel evolve TASK` first, or pass --storage / set GODEL_STORAGE",
             )
     return open_archive(url)
-
-
-def _pick_run(archive: Archive, run: str | None) -> RunInfo:
-    if run is not None:
-        return archive.get_run(int(run) if run.isdigit() else run)
-    latest = archive.latest_run()
-    if latest is None:
-        raise ArchiveError(f"the archive {archive.url} holds no runs", hint="run `godel evolve TASK` first")
-    return latest
 
 
 def _fmt(score: float | None) -> str:
@@ -316,7 +303,7 @@ def _print_summary(summary: RunSummary, as_json: bool, url: str) -> None:
     doc = summary.to_dict()
     doc["storage"] = url
     if as_json:
-        _emit_json(doc)
+        emit_json(doc)
         return
     p = summary.progress
     out.print(
@@ -370,7 +357,7 @@ def try_(
         parts.close()
     docs = [_candidate_doc(c) | {"file": name} for name, c in results]
     if as_json:
-        _emit_json({"candidates": docs})
+        emit_json({"candidates": docs})
         return
     for d in docs:
         line = f"{d['file']}: candidate {d['id']} {d['status']}"
@@ -399,7 +386,7 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
     """Runs in the archive and the state of one (counts, best score, recent failures)."""
     archive = _open_existing(storage)
     try:
-        info = _pick_run(archive, run)
+        info = pick_run(archive, run)
         totals = archive.stats(info.id)
         counts = dict(totals.counts)
         best = archive.best(info.id)
@@ -432,7 +419,7 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
     finally:
         archive.close()
     if as_json:
-        _emit_json(doc)
+        emit_json(doc)
         return
     out.print(f"archive {doc['storage']}: {len(doc['runs'])} run(s)")
     out.print(f"run [bold]{info.name}[/] (id {info.id}, task {info.task}, {info.status})")
@@ -455,7 +442,7 @@ def best(
     """The best candidate of a run (flagged candidates excluded until a human clears them)."""
     archive = _open_existing(storage)
     try:
-        info = _pick_run(archive, run)
+        info = pick_run(archive, run)
         cand = archive.best(info.id)
     finally:
         archive.close()
@@ -470,7 +457,7 @@ def best(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
     if as_json:
-        _emit_json(_candidate_doc(cand) | {"files": dict(cand.program.files), "out": str(out_file or "")})
+        emit_json(_candidate_doc(cand) | {"files": dict(cand.program.files), "out": str(out_file or "")})
         return
     out.print(
         f"best of run {info.name}: candidate {cand.id} (iteration {cand.iteration}) score {_fmt(cand.score)}"
@@ -509,7 +496,7 @@ def show(
     if as_json:
         doc = cand.to_dict()
         doc["diff"] = diff
-        _emit_json(doc)
+        emit_json(doc)
         return
     out.print(
         f"candidate {cand.id} (run {cand.run_id}, iteration {cand.iteration}, generation {cand.generation}) "
@@ -549,7 +536,7 @@ def lineage(
         archive.close()
     docs = [c.summary() for c in chain]
     if as_json:
-        _emit_json({"lineage": docs})
+        emit_json({"lineage": docs})
         return
     for depth, c in enumerate(chain):
         out.print(

@@ -440,9 +440,16 @@ class ArchiveView:
             picked: dict[int, None] = {}
 
             def take(cid: int) -> bool:
+                # A node enters only with all its missing ancestors, and only if they all fit: the tree shown is
+                # always closed under parents (a truncated chain would show orphans).
+                chain: list[int] = []
                 for a in snap.ancestors(cid):
                     if a in picked:
                         break
+                    chain.append(a)
+                if len(picked) + len(chain) > limit:
+                    return False
+                for a in reversed(chain):
                     picked[a] = None
                 return len(picked) < limit
 
@@ -465,7 +472,7 @@ class ArchiveView:
             for r in ranked:
                 if not take(r.id):
                     break
-            chosen = list(picked)[:limit] if len(picked) > limit else list(picked)
+            chosen = list(picked)
             chosen.sort(key=lambda cid: snap.by_id[cid].iteration)
         nodes = [_row_doc(snap.by_id[cid], snap.child_count.get(cid, 0)) for cid in chosen]
         doc = snap.memo[key] = {

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from godel.errors import ArchiveError, GuardError
+from godel._cliutil import emit_json, pick_run
+from godel.errors import GuardError
 from godel.guard._approvals import approve, list_queue, reject
 from godel.guard._audit import export_jsonl, read_jsonl, verify_archive, verify_chain
 from godel.guard._constitution import load_constitution, sign_constitution
-from godel.redact import redact, redact_obj
+from godel.redact import redact
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive, RunInfo
+    from godel.archive._base import Archive
 
 __all__ = ["register"]
 
@@ -37,19 +37,6 @@ def _actor(actor: str | None) -> str:
         return f"human:{getpass.getuser()}"
     except (KeyError, OSError):
         return "human"
-
-
-def _emit(doc: Any) -> None:
-    sys.stdout.write(json.dumps(redact_obj(doc), indent=2, default=str) + "\n")
-
-
-def _pick_run(archive: Archive, run: str | None) -> RunInfo:
-    if run is not None:
-        return archive.get_run(int(run) if run.isdigit() else run)
-    latest = archive.latest_run()
-    if latest is None:
-        raise ArchiveError(f"the archive {archive.url} holds no runs", hint="run `godel evolve TASK` first")
-    return latest
 
 
 def _cid(text: str) -> int:
@@ -74,10 +61,10 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         """List candidates waiting for a human: supervised operations and flagged winners, with diff and reasons."""
         archive = open_archive_fn(storage)
         try:
-            r = _pick_run(archive, run)
+            r = pick_run(archive, run)
             items = list_queue(archive, r.id)
             if as_json:
-                _emit({"run": r.id, "run_name": r.name, "queue": [i.to_dict() for i in items]})
+                emit_json({"run": r.id, "run_name": r.name, "queue": [i.to_dict() for i in items]})
                 return
             if not items:
                 typer.echo(f"run {r.name} (#{r.id}): nothing waits for review")
@@ -112,7 +99,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
             c = approve(archive, _cid(candidate), _actor(actor))
             what = "cleared" if c.verdict.get("cleared") else "approved"
             if as_json:
-                _emit({"id": c.id, "decision": what, "status": c.status.value})
+                emit_json({"id": c.id, "decision": what, "status": c.status.value})
             else:
                 typer.echo(f"candidate {c.id} {what}")
         finally:
@@ -131,7 +118,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         try:
             c = reject(archive, _cid(candidate), why, _actor(actor))
             if as_json:
-                _emit({"id": c.id, "decision": "rejected", "status": c.status.value, "reason": c.reason})
+                emit_json({"id": c.id, "decision": "rejected", "status": c.status.value, "reason": c.reason})
             else:
                 typer.echo(f"candidate {c.id} rejected: {why}")
         finally:
@@ -153,12 +140,12 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         else:
             archive = open_archive_fn(storage)
             try:
-                rid = _pick_run(archive, run).id if run is not None else None
+                rid = pick_run(archive, run).id if run is not None else None
                 report = verify_archive(archive, rid)
             finally:
                 archive.close()
         if as_json:
-            _emit(report.to_dict())
+            emit_json(report.to_dict())
         else:
             typer.echo(report.message())
         if not report.ok:
@@ -173,7 +160,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         """Write the audit trail as JSONL (verbatim records: the export verifies with `audit verify --file`)."""
         archive = open_archive_fn(storage)
         try:
-            rid = _pick_run(archive, run).id if run is not None else None
+            rid = pick_run(archive, run).id if run is not None else None
             if out is None:
                 report = export_jsonl(archive, sys.stdout, rid)
             else:
@@ -209,7 +196,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
             "allow": [a.operation for a in c.allow],
         }
         if as_json:
-            _emit(doc)
+            emit_json(doc)
         else:
             typer.echo(
                 f"{doc['path']}: valid, sha256 {doc['sha256']}, {len(c.deny)} deny / "

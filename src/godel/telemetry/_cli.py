@@ -9,22 +9,12 @@ from typing import Annotated
 
 import typer
 
-from godel.archive._base import Archive, RunInfo
-from godel.errors import ArchiveError
+from godel._cliutil import pick_run
+from godel.archive._base import Archive
 from godel.telemetry._errors import TelemetryError
 from godel.telemetry._events import event_line, event_record, follow_events, iter_events
 
-__all__ = ["pick_run", "register"]
-
-
-def pick_run(archive: Archive, run: str | None) -> RunInfo:
-    """The run named by ``--run`` (id or name), else the newest; raises UnknownRun / ArchiveError."""
-    if run is not None:
-        return archive.get_run(int(run) if run.isdigit() else run)
-    latest = archive.latest_run()
-    if latest is None:
-        raise ArchiveError(f"the archive {archive.url} holds no runs", hint="run `godel evolve TASK` first")
-    return latest
+__all__ = ["register"]
 
 
 def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive]) -> None:
