@@ -260,6 +260,8 @@ def reference_markdown() -> str:
     nested: list[tuple[str, type[Strict]]] = []
     walk(Config, "")
     for key, model in nested:
-        lines.extend(["", f"### `[[{key}]]` (each entry)", "", "| key | default | meaning |", "| --- | --- | --- |"])
+        lines.extend(
+            ["", f"### `[[{key}]]` (each entry)", "", "| key | default | meaning |", "| --- | --- | --- |"]
+        )
         walk(model, key)
     return "\n".join(lines).strip() + "\n"
