@@ -79,9 +79,14 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         Read-only unless --allow-approve is given with a --token; listens on 127.0.0.1 unless --host says otherwise.
         It can watch a run another process is writing.
         """
-        import uvicorn
+        try:
+            import uvicorn
 
-        from godel.dashboard._app import create_app
+            from godel.dashboard._app import create_app
+        except ImportError as exc:
+            raise ServeError(
+                f"the dashboard needs the `dashboard` extra ({exc})", hint="pip install 'godel[dashboard]'"
+            ) from exc
 
         if refresh <= 0:
             raise ServeError(f"--refresh must be positive, got {refresh}", hint="e.g. --refresh 2")
