@@ -169,6 +169,30 @@ def _write_files(files: list[tuple[str, bytes]]) -> None:
             os.close(fd)
 
 
+_STASH = "/.godel-stash"
+
+
+def _tmp_binds(cfg: dict[str, Any]) -> list[str]:
+    return [p for p in cfg["binds"] if p == "/tmp" or p.startswith("/tmp/")]
+
+
+def _private_tmp(cfg: dict[str, Any], disk: int, inodes: int) -> None:
+    """A fresh writable /tmp for this job when /tmp holds bind mounts (else /tmp is a link into the job's box)."""
+    binds: list[str] = cfg["tmp_binds"]
+    if not binds:
+        return
+    _linux.mount(
+        "tmpfs",
+        "/tmp",
+        "tmpfs",
+        _linux.MS_NOSUID | _linux.MS_NODEV,
+        f"size={disk}m,nr_inodes={inodes},mode=1777",
+    )
+    for i, path in enumerate(binds):
+        os.makedirs(path, exist_ok=True)
+        _bind(f"{_STASH}/{i}", path)
+
+
 def _confine(cfg: dict[str, Any], limits: dict[str, Any]) -> None:
     """Everything between receiving the job and running it, in an order where each step is still permitted."""
     uid, gid = int(cfg["uid"]), int(cfg["gid"])
@@ -178,6 +202,7 @@ def _confine(cfg: dict[str, Any], limits: dict[str, Any]) -> None:
         "tmpfs", BOX, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
         f"size={disk}m,nr_inodes={inodes},mode=0700,uid={uid},gid={gid}",
     )  # fmt: skip
+    _private_tmp(cfg, disk, inodes)
     _linux.drop_bounding_set(int(cfg["last_cap"]))
     os.setgroups([])
     os.setresgid(gid, gid, gid)
@@ -193,6 +218,8 @@ def _lock_down(cfg: dict[str, Any]) -> None:
         rw = (1 << 16) - 1
         dev_rw = _linux.LL_READ_FILE | _linux.LL_WRITE_FILE | _linux.LL_TRUNCATE | _linux.LL_IOCTL_DEV
         rules = [("/", _linux.LL_READ), (BOX, rw)]
+        if cfg["tmp_binds"]:
+            rules.append(("/tmp", rw))  # the job's private /tmp (its bind mounts stay read-only mounts)
         rules += [
             (f"/dev/{d}", dev_rw if d in ("null", "zero", "full") else _linux.LL_READ_FILE) for d in _DEVICES
         ]
@@ -338,6 +365,12 @@ def _build_root(root: str, cfg: dict[str, Any], etc: dict[str, bytes], links: di
         inside = root + path
         os.makedirs(inside, exist_ok=True)
         _bind(path, inside)
+    # Binds below /tmp (a virtualenv in a checkout under /tmp, say) also go to a stash, from which every job
+    # re-binds them onto its own fresh /tmp (see _private_tmp).
+    for i, path in enumerate(_tmp_binds(cfg)):
+        stash = f"{root}{_STASH}/{i}"
+        os.makedirs(stash, exist_ok=True)
+        _bind(path, stash)
     os.makedirs(f"{root}/etc", exist_ok=True)
     for name, content in etc.items():
         with open(f"{root}/etc/{name}", "wb") as fh:
@@ -351,7 +384,8 @@ def _build_root(root: str, cfg: dict[str, Any], etc: dict[str, bytes], links: di
         os.symlink(target, f"{root}/dev/{name}")
     for d in ("proc", BOX.lstrip("/")):
         os.mkdir(f"{root}/{d}", 0o755)
-    os.symlink(BOX + "/tmp", f"{root}/tmp")
+    if not os.path.lexists(f"{root}/tmp"):
+        os.symlink(BOX + "/tmp", f"{root}/tmp")
     _linux.mount(None, root, None, _linux.MS_REMOUNT | _linux.MS_RDONLY | _linux.MS_NOSUID | _linux.MS_NODEV)
 
 
@@ -443,7 +477,7 @@ class _Server:
         self.child_cfg = {
             "uid": cfg["uid"], "gid": cfg["gid"], "last_cap": last_cap, "landlock_abi": cfg["landlock_abi"],
             "seccomp": seccomp, "sys_path": cfg["sys_path"], "python": cfg["python"], "cg": cg_targets,
-            "proc": cfg["proc"], "ready": self.ready_target,
+            "proc": cfg["proc"], "ready": self.ready_target, "tmp_binds": _tmp_binds(cfg),
         }  # fmt: skip
         if self.mode == "exec":
             self._make_blob()
