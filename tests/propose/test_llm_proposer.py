@@ -125,3 +125,48 @@ def test_embedded_default_proposes_applicable_edits() -> None:
         assert r.program is not None and task.check_edit(task.program, r.program) is None
         assert r.program != task.program and r.model == "embedded:smollm2-135m-instruct"
         assert r.meta["op"] in ("substitute", "insert")
+
+
+def _structured_proposer(url: str) -> LLMProposer:
+    llm = make_llm(
+        LLMConfig(
+            models=(
+                ModelConfig(
+                    backend="openai",
+                    model="fake-model",
+                    base_url=url,
+                    timeout_seconds=2.0,
+                    max_retries=1,
+                    structured_output=True,
+                ),
+            ),
+            cache=False,
+        )
+    )
+    return LLMProposer(llm, ProposerConfig(kind="llm"))
+
+
+def test_structured_outputs_send_the_edit_schema_and_parse_json() -> None:
+    reply = '{"edits": [{"search": "    return x * 2", "replace": "    return x * 5"}]}'
+    with FakeChatServer(reply=reply) as srv:
+        p = _structured_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
+        body = srv.log[0].body
+    assert p.ok and p.program is not None and "x * 5" in p.program.files["initial_program.py"]
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"]["required"] == ["edits"]
+    assert '"edits"' in body["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("not json at all", "not the JSON edit"),
+        ('{"edits": []}', 'no "edits" list'),
+        ('{"edits": [{"search": 1}]}', 'needs string "search" and "replace"'),
+        ('{"edits": [{"search": "absent line", "replace": "x"}]}', "SEARCH"),
+    ],
+)
+def test_structured_reply_that_does_not_fit_is_a_failed_proposal(reply: str, error: str) -> None:
+    with FakeChatServer(reply=reply) as srv:
+        p = _structured_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
+    assert not p.ok and p.error is not None and error in p.error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from godel.llm._base import Completion, Message
@@ -94,6 +94,7 @@ class AnthropicLLM:
         seed: int | None = None,
         grammar: str | None = None,
         stop: Sequence[str] = (),
+        schema: Mapping[str, Any] | None = None,  # no structured outputs here: ignored
     ) -> Completion:
         import anthropic
 

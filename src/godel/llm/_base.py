@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = ["LLM", "Completion", "Message"]
 
@@ -30,7 +30,8 @@ class Completion:
 @runtime_checkable
 class LLM(Protocol):
     """A chat model. ``grammar`` is a GBNF grammar honoured by local backends (ignored or mapped to structured
-    output by remote ones). Implementations raise :class:`godel.errors.LLMError` with a message naming the cause."""
+    output by remote ones); ``schema`` is a JSON schema the reply must follow, enforced by endpoints with structured
+    outputs and ignored elsewhere. Implementations raise :class:`godel.errors.LLMError` with a message naming the cause."""
 
     name: str
 
@@ -43,4 +44,5 @@ class LLM(Protocol):
         seed: int | None = None,
         grammar: str | None = None,
         stop: Sequence[str] = (),
+        schema: Mapping[str, Any] | None = None,
     ) -> Completion: ...

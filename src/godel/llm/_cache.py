@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ def cache_key(
     seed: int | None,
     grammar: str | None,
     stop: Sequence[str],
+    schema: Mapping[str, Any] | None = None,
 ) -> str:
     doc: dict[str, Any] = {
         "model": list(identity),
@@ -47,6 +48,8 @@ def cache_key(
         "grammar": grammar,
         "stop": list(stop),
     }
+    if schema is not None:  # only when used, so keys of earlier caches stay valid
+        doc["schema"] = schema
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 

@@ -30,6 +30,11 @@ class ModelConfig(Strict):
     tpm: int | None = Field(None, ge=1, description="client-side limit: tokens (in + out) per minute")
     cost_per_1k_in: float = Field(0.0, ge=0, description="price of 1000 prompt tokens")
     cost_per_1k_out: float = Field(0.0, ge=0, description="price of 1000 completion tokens")
+    structured_output: bool = Field(
+        False,
+        description="openai backend: ask for a JSON edit through response_format json_schema (structured outputs: "
+        "OpenAI, vLLM, Ollama, llama.cpp server)",
+    )
     grammar_field: str | None = Field(
         None,
         description="openai backend: request body field that carries a GBNF grammar "

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +204,7 @@ class EmbeddedLLM:
         seed: int | None = None,
         grammar: str | None = None,
         stop: Sequence[str] = (),
+        schema: Mapping[str, Any] | None = None,  # no structured outputs here: ignored
     ) -> Completion:
         loaded = self._model()
         deadline = time.monotonic() + self.config.timeout_seconds

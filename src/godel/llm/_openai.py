@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from godel.llm._base import Completion, Message
@@ -66,6 +66,7 @@ class OpenAICompatibleLLM:
         self.name = config.label
         self.url = (config.base_url or OPENAI_URL).rstrip("/")
         self.supports_grammar = config.grammar_field is not None
+        self.supports_structured = config.structured_output
         self._client = openai.OpenAI(
             base_url=self.url,
             api_key=_resolve_key(config, self.url),
@@ -143,6 +144,7 @@ class OpenAICompatibleLLM:
         seed: int | None = None,
         grammar: str | None = None,
         stop: Sequence[str] = (),
+        schema: Mapping[str, Any] | None = None,
     ) -> Completion:
         import openai
 
@@ -158,6 +160,11 @@ class OpenAICompatibleLLM:
             kwargs["stop"] = list(stop)
         if grammar is not None and self.config.grammar_field:
             kwargs["extra_body"] = {self.config.grammar_field: grammar}
+        if schema is not None and self.supports_structured:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "godel_edit", "schema": dict(schema), "strict": True},
+            }
         t0 = time.monotonic()
         try:
             resp: Any = self._client.chat.completions.create(**kwargs)

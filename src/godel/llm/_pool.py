@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,12 @@ class ModelPool:
     def supports_grammar(self) -> bool:
         live = [m for m in self._members if m.llm is not None]
         return bool(live) and all(getattr(m.llm, "supports_grammar", False) for m in live)
+
+    @property
+    def supports_structured(self) -> bool:
+        """Whether every live model enforces a JSON schema on its reply (structured outputs)."""
+        live = [m for m in self._members if m.llm is not None]
+        return bool(live) and all(getattr(m.llm, "supports_structured", False) for m in live)
 
     @property
     def supports_prefill(self) -> bool:
@@ -244,6 +250,7 @@ class ModelPool:
         seed: int | None = None,
         grammar: str | None = None,
         stop: Sequence[str] = (),
+        schema: Mapping[str, Any] | None = None,
     ) -> tuple[Completion, list[str]]:
         """Like :meth:`complete`, and the list of retries, skips and failovers it took."""
         notes: list[str] = []
@@ -256,6 +263,7 @@ class ModelPool:
             "seed": seed,
             "grammar": grammar,
             "stop": tuple(stop),
+            "schema": schema,
         }
         order = self._order(seed)
         disabled = [m.breaker.permanent for m in self._members if m not in order and m.breaker.permanent]
@@ -270,6 +278,7 @@ class ModelPool:
                     seed=seed,
                     grammar=grammar,
                     stop=stop,
+                    schema=schema,
                 )
                 hit = self.cache.get(key)
                 if hit is not None:
@@ -357,9 +366,16 @@ class ModelPool:
         seed: int | None = None,
         grammar: str | None = None,
         stop: Sequence[str] = (),
+        schema: Mapping[str, Any] | None = None,
     ) -> Completion:
         out, _notes = self.complete_with_notes(
-            messages, max_tokens=max_tokens, temperature=temperature, seed=seed, grammar=grammar, stop=stop
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            grammar=grammar,
+            stop=stop,
+            schema=schema,
         )
         return out
 

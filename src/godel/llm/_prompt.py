@@ -24,7 +24,14 @@ from godel.llm._openai import estimate_tokens
 from godel.propose._base import ProposalContext
 from godel.task import EVOLVE_END, EVOLVE_START, Task
 
-__all__ = ["DIFF_INSTRUCTIONS", "FIELDS", "FULL_INSTRUCTIONS", "PromptBuilder"]
+__all__ = [
+    "DIFF_INSTRUCTIONS",
+    "EDIT_SCHEMA",
+    "FIELDS",
+    "FULL_INSTRUCTIONS",
+    "JSON_INSTRUCTIONS",
+    "PromptBuilder",
+]
 
 FIELDS = ("task", "path", "code", "score", "metrics", "feedback", "inspirations", "instructions")
 
@@ -35,6 +42,27 @@ SEARCH/REPLACE blocks; SEARCH must copy lines of the current program exactly:
 =======
 <new lines>
 >>>>>>> REPLACE"""
+
+JSON_INSTRUCTIONS = f"""Change only the code between # {EVOLVE_START} and # {EVOLVE_END}. Reply with a JSON object {{"edits": [{{"search": "...", "replace": "..."}}]}}: each "search" copies lines of the current program exactly, "replace" holds the new lines."""
+
+# JSON schema of a structured edit (structured outputs on remote endpoints).
+EDIT_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "edits": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {"search": {"type": "string"}, "replace": {"type": "string"}},
+                "required": ["search", "replace"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["edits"],
+    "additionalProperties": False,
+}
 
 FULL_INSTRUCTIONS = f"""Reply with the complete new code of the evolvable part (between # {EVOLVE_START} and \
 # {EVOLVE_END}, or the whole program) in one ```python block."""

@@ -14,6 +14,7 @@ stop proposing with this proposer once the cap is reached checks :attr:`LLMPropo
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from typing import Any
@@ -24,8 +25,15 @@ from godel.errors import ApplyError, BudgetExhausted, ConfigError, LLMError
 from godel.llm._base import LLM, Completion, Message
 from godel.llm._grammar import FULL_REWRITE_GRAMMAR, PlannedEdit, plan_edit
 from godel.llm._pool import ModelPool
-from godel.llm._prompt import DIFF_INSTRUCTIONS, FULL_INSTRUCTIONS, PromptBuilder
+from godel.llm._prompt import (
+    DIFF_INSTRUCTIONS,
+    EDIT_SCHEMA,
+    FULL_INSTRUCTIONS,
+    JSON_INSTRUCTIONS,
+    PromptBuilder,
+)
 from godel.propose._apply import (
+    SearchReplace,
     apply_full_rewrite,
     apply_search_replace,
     parse_full_rewrite,
@@ -39,6 +47,27 @@ __all__ = ["LLMProposer"]
 _PLANNED_MAX_TOKENS = (
     160  # a planned edit is one expression or two statements plus the forced rest of the line
 )
+
+
+def _json_edits(text: str) -> list[SearchReplace]:
+    """The edits of a structured-output reply ``{"edits": [{"search": ..., "replace": ...}]}``."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApplyError(f"the reply is not the JSON edit asked for: {exc}") from exc
+    items = doc.get("edits") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ApplyError('the JSON reply has no "edits" list')
+    edits: list[SearchReplace] = []
+    for i, item in enumerate(items, start=1):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("search"), str)
+            and isinstance(item.get("replace"), str)
+        ):
+            raise ApplyError(f'edit {i} of the JSON reply needs string "search" and "replace"')
+        edits.append(SearchReplace(item["search"], item["replace"]))
+    return edits
 
 
 def _prompt_text(messages: list[Message]) -> str:
@@ -56,6 +85,8 @@ class LLMProposer:
         self.prompts = PromptBuilder(config)
         self.grammar = bool(getattr(llm, "supports_grammar", False))
         self.prefill = bool(getattr(llm, "supports_prefill", False))
+        # Remote endpoints with structured outputs get a JSON schema instead of a grammar.
+        self.structured = not self.grammar and bool(getattr(llm, "supports_structured", False))
         configured = llm.config.attempts if isinstance(llm, ModelPool) else None
         self.attempts = attempts or configured or (3 if self.grammar else 1)
         self.max_tokens = int(getattr(llm, "max_tokens", 512))
@@ -73,22 +104,29 @@ class LLMProposer:
             hook(model, improvement, cost)
 
     def _call(
-        self, messages: list[Message], *, max_tokens: int, seed: int, grammar: str | None
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        seed: int,
+        grammar: str | None,
+        schema: dict[str, object] | None = None,
     ) -> tuple[Completion, list[str]]:
+        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": self.temperature, "seed": seed}
+        kw["grammar"] = grammar
+        if schema is not None:
+            kw["schema"] = schema
         if isinstance(self.llm, ModelPool):
-            return self.llm.complete_with_notes(
-                messages, max_tokens=max_tokens, temperature=self.temperature, seed=seed, grammar=grammar
-            )
-        out = self.llm.complete(
-            messages, max_tokens=max_tokens, temperature=self.temperature, seed=seed, grammar=grammar
-        )
-        return out, []
+            return self.llm.complete_with_notes(messages, **kw)
+        return self.llm.complete(messages, **kw), []
 
     def _apply(self, task: Task, parent: Program, text: str, fmt: str) -> Program:
         if not text.strip():
             raise ApplyError("the model returned an empty reply", hint="reply with a SEARCH/REPLACE block")
         if fmt == "full":
             return apply_full_rewrite(task, parent, parse_full_rewrite(text))
+        if fmt == "json":
+            return apply_search_replace(task, parent, _json_edits(text))
         try:
             edits = parse_search_replace(text)
         except ApplyError as exc:
@@ -104,7 +142,7 @@ class LLMProposer:
     def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
         t0 = time.monotonic()
         task, parent = ctx.task, ctx.parent.program
-        fmt = "full" if self.config.edit_format == "full" else "diff"
+        fmt = "full" if self.config.edit_format == "full" else ("json" if self.structured else "diff")
         base_seed = rng.getrandbits(31)
         tokens_in = tokens_out = 0
         cost = 0.0
@@ -147,7 +185,9 @@ class LLMProposer:
             if plan is not None:
                 instructions = plan.instruction + " Reply with one SEARCH/REPLACE block."
             else:
-                instructions = FULL_INSTRUCTIONS if fmt == "full" else DIFF_INSTRUCTIONS
+                instructions = {"full": FULL_INSTRUCTIONS, "json": JSON_INSTRUCTIONS}.get(
+                    fmt, DIFF_INSTRUCTIONS
+                )
             try:
                 messages = self.prompts.build(ctx, instructions)
             except ConfigError as exc:
@@ -170,7 +210,11 @@ class LLMProposer:
             prompt = _prompt_text(messages)
             try:
                 completion, call_notes = self._call(
-                    messages, max_tokens=max_tokens, seed=base_seed + 7919 * attempt, grammar=grammar
+                    messages,
+                    max_tokens=max_tokens,
+                    seed=base_seed + 7919 * attempt,
+                    grammar=grammar,
+                    schema=EDIT_SCHEMA if fmt == "json" else None,
                 )
             except BudgetExhausted as exc:
                 return result(None, f"LLM budget exhausted: {exc}", infra=True, budget_exhausted=True)
