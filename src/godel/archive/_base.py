@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from godel.candidate import Candidate, Status
 
@@ -39,9 +39,9 @@ class RunInfo:
         }
 
 
-@dataclass(frozen=True)
-class CandidateRow:
-    """The few columns selection and progress need, without the code (cheap to load by the million)."""
+class CandidateRow(NamedTuple):
+    """The few columns selection and progress need, without the code (cheap to load by the million: a named
+    tuple builds about twice as fast as a frozen dataclass)."""
 
     id: int
     iteration: int

@@ -346,9 +346,9 @@ class ArchiveCollector(Collector):
             if self._stats is not None:  # the dashboard's cached view of the rows: no query at all
                 counts, best_score = self._stats(run.id)
             else:
-                totals = self.archive.stats(run.id)  # one grouped query instead of a count per status
-                counts = dict(totals.counts)
-                self._flagged[run.id] = (time.monotonic(), totals.flagged)
+                # Counts per status come from the (run, status, score) index alone; Archive.stats() would also
+                # sum tokens and cost, which reads every row (~0.2 s per 100,000 candidates on SQLite).
+                counts = {s.value: self.archive.count(run.id, s) for s in Status}
                 b = self.archive.best(run.id)
                 best_score = b.score if b is not None else None
             for status in Status:
