@@ -16,7 +16,7 @@ import pytest
 from godel.archive import open_archive
 from godel.candidate import Status
 from godel.guard import verify_archive
-from tests.helpers import write_task
+from tests.helpers import ROOT, write_task
 
 pytestmark = pytest.mark.postgres
 
@@ -135,3 +135,37 @@ def test_killed_worker_claim_is_recovered(tmp_path: Path, pg_schema_url: str) ->
     reclaims = [e for e in archive.events(run.id) if e.kind == "reclaim"]
     archive.close()
     assert any(e.payload["candidate"] == held.id and e.payload["worker"] == "rescuer" for e in reclaims)
+
+
+@pytest.mark.slow
+def test_worker_waits_out_a_database_outage(tmp_path: Path) -> None:
+    """A PostgreSQL server of its own is stopped mid-run and started again: the worker retries with backoff and
+    finishes the run; nothing stored is lost."""
+    env = {**os.environ, "GODEL_PG_PORT": "54339", "GODEL_PG_STATE": str(tmp_path / "pg")}
+    services = [str(ROOT / "scripts" / "services")]
+    start = subprocess.run(services, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert start.returncode == 0, start.stderr
+    url = start.stdout.strip().splitlines()[-1]
+    try:
+        task = _task(tmp_path, 0.3)
+        proc = _worker(task, url, "--iterations", "10", "--id", "patient")
+        archive = open_archive(url)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            run = archive.latest_run()
+            if run is not None and archive.count(run.id, Status.OK) >= 3:
+                break
+            time.sleep(0.1)
+        archive.close()
+        stop = subprocess.run([*services, "stop"], env=env, capture_output=True, text=True, timeout=120)
+        assert stop.returncode == 0, stop.stderr
+        time.sleep(2.0)
+        again = subprocess.run(services, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert again.returncode == 0, again.stderr
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert "archive unreachable" in err
+        evaluations = _check_run(url, 10)
+        assert all(n == 1 for n in evaluations.values()), evaluations
+    finally:
+        subprocess.run([*services, "stop"], env=env, capture_output=True, text=True, timeout=120, check=False)

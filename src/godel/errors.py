@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "ApplyError",
     "ArchiveError",
+    "ArchiveUnavailable",
     "BudgetExhausted",
     "ConfigError",
     "EvaluationError",
@@ -59,6 +60,10 @@ class ArchiveError(GodelError):
     """The archive cannot be opened, read or written."""
 
     user_error = True
+
+
+class ArchiveUnavailable(ArchiveError):
+    """The archive's server cannot be reached right now (a transient condition workers retry with backoff)."""
 
 
 class UnknownRun(ArchiveError):

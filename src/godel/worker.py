@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 from godel.archive._base import RunInfo
 from godel.candidate import Candidate, Status
 from godel.engine import Engine, Progress, RunSummary
-from godel.errors import ArchiveError, EvaluationError, GodelError
+from godel.errors import ArchiveError, ArchiveUnavailable, EvaluationError, GodelError
 from godel.propose._base import ProposalContext
 from godel.select._base import Selector
 from godel.telemetry import span
@@ -39,6 +40,9 @@ class WorkerConfig:
     heartbeat_every: float = 2.0
     refresh_every: float = 0.5  # how often the selector catches up with the others' results
     drain_timeout: float = 600.0  # how long to wait for other workers' pending candidates at the end
+    db_retries: int = (
+        8  # consecutive unreachable-archive errors survived (backoff 0.5 s doubling, at most 30 s)
+    )
 
 
 class _BudgetSpent(Exception):
@@ -142,6 +146,28 @@ class Worker(Engine):
     # -- the loop -----------------------------------------------------------------------------------------------
 
     def _loop(self, run: RunInfo, progress: Progress) -> None:
+        """One worker thread; an unreachable archive is waited out with backoff, anything else ends the worker."""
+        outages = 0
+        while True:
+            try:
+                self._loop_once(run, progress)
+                return
+            except ArchiveUnavailable as exc:
+                outages += 1
+                if outages > self.wconf.db_retries or self._stop_requested.is_set():
+                    self._errors.append(exc)
+                    self._stop_requested.set()
+                    return
+                delay = min(30.0, 0.5 * 2 ** (outages - 1)) * (0.5 + random.random())
+                print(
+                    f"godel worker {self.worker_id}: archive unreachable ({exc.message}); "
+                    f"retry {outages}/{self.wconf.db_retries} in {delay:.1f} s",
+                    file=sys.stderr,
+                )
+                # What this thread held stays pending in the archive; it is reclaimed once its heartbeat is stale.
+                time.sleep(delay)
+
+    def _loop_once(self, run: RunInfo, progress: Progress) -> None:
         try:
             while not self._stop_requested.is_set():
                 taken = self.archive.reclaim(run.id, self.worker_id, self.wconf.stale_after)
@@ -159,6 +185,8 @@ class Worker(Engine):
                     break
                 self._count(cand, progress)
             self._drain(run, progress)
+        except ArchiveUnavailable:
+            raise  # _loop waits it out
         except BaseException as exc:  # surfaced by work() after the other threads finish
             self._errors.append(exc)
             self._stop_requested.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from godel.errors import ArchiveError
+from godel.errors import ArchiveError, ArchiveUnavailable
 
 __all__ = ["db_error"]
 
@@ -71,7 +71,7 @@ def db_error(exc: sa.exc.SQLAlchemyError, url: sa.URL, action: str) -> ArchiveEr
         or "no route to host" in low
         or "server closed the connection" in low
     ):
-        return ArchiveError(
+        return ArchiveUnavailable(
             f"cannot reach the PostgreSQL server at {host} while {action}: {msg}",
             hint="start the server (for development: scripts/services) or correct host and port in the URL",
         )
