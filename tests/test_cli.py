@@ -121,7 +121,8 @@ def _trace(url: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill_after", [2, 9, 17])
+def test_kill_9_then_resume_loses_nothing(tmp_path: Path, kill_after: int) -> None:
     task = tmp_path / "fm"
     shutil.copytree(EXAMPLES / "function_minimization", task)
     args = ["evolve", str(task), "--iterations", "24", "--seed", "5", *FAST]
@@ -136,7 +137,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while _count(db) < 8 and time.monotonic() < deadline and proc.poll() is None:
+    while _count(db) < kill_after and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
