@@ -192,6 +192,7 @@ def evolve(
             "they can read your files and use the network.[/]"
         )
     display = _Display(enabled=not as_json and err.is_terminal)
+    runner_executor = _executor(executor, task, parts, ray_address)
     engine = Engine(
         task,
         parts.archive,
@@ -199,7 +200,7 @@ def evolve(
         selector_factory=parts.selector_factory,
         sandbox=parts.sandbox,
         guard=parts.guard,
-        executor=_executor(executor, task, parts, ray_address),
+        executor=runner_executor,
         on_progress=display.update,
     )
     try:
@@ -267,6 +268,7 @@ def worker(
     parts = build_parts(task, storage)
     for note in parts.notes:
         err.print(f"[yellow]note:[/] {note}")
+    runner_executor = _executor(executor, task, parts, ray_address)
     runner = Worker(
         task,
         parts.archive,
@@ -274,7 +276,7 @@ def worker(
         selector_factory=parts.selector_factory,
         sandbox=parts.sandbox,
         guard=parts.guard,
-        executor=_executor(executor, task, parts, ray_address),
+        executor=runner_executor,
         worker=WorkerConfig(worker_id=worker_id or "", stale_after=stale_after),
     )
     try:
@@ -294,9 +296,18 @@ def _executor(name: str | None, task: Task, parts: Any, address: str | None) -> 
     address = address or task.config.run.ray_address
     if name == "local" and address is None:
         return None
-    from godel.executor import make_executor
+    from godel.executor import RemoteProposer, make_executor
 
-    return make_executor(name, task, task.config.sandbox, task.config.run.parallel, address=address)
+    built = make_executor(name, task, task.config.sandbox, task.config.run.parallel, address=address)
+    if task.config.run.remote_proposals:
+        if not hasattr(built, "propose"):
+            built.close()
+            raise GodelError(
+                f"run.remote_proposals needs an executor that can propose; {name!r} cannot",
+                hint="use --executor ray, or set run.remote_proposals = false",
+            )
+        parts.proposer = RemoteProposer(built, getattr(parts.proposer, "name", "remote"))
+    return built
 
 
 def _print_summary(summary: RunSummary, as_json: bool, url: str) -> None:

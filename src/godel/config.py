@@ -70,6 +70,9 @@ class RunConfig(Strict):
         None, description="archive URL; default sqlite:///godel.db in the working directory"
     )
     executor: Literal["local", "ray"] = Field("local", description="where evaluations run")
+    remote_proposals: bool = Field(
+        False, description="with executor = ray: generate proposals on the Ray workers too"
+    )
     ray_address: str | None = Field(
         None, description="Ray cluster to join (auto, host:port); default: start a local one"
     )

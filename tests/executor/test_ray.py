@@ -224,3 +224,26 @@ def test_the_local_cluster_refuses_clients_without_its_token(
     )
     assert proc.returncode != 0
     assert "InvalidAuthToken" in proc.stderr or "AuthenticationError" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_proposals_can_run_on_ray_workers(cluster: LocalRayCluster, tmp_path: Path) -> None:
+    """run.remote_proposals: the task's own proposer runs in a Ray actor and gives what it gives locally."""
+    import random
+
+    from godel.candidate import Candidate, Status
+    from godel.executor import RemoteProposer
+    from godel.propose import MutationProposer, ProposalContext
+    from godel.task import load_task
+
+    make_task(tmp_path / "t")
+    task = load_task(tmp_path / "t", ["proposer.kind='mutate'"])
+    ex = RayExecutor(task, UNSAFE, slots=1, address=cluster.address, num_cpus_per_eval=0.5, start_timeout=30)
+    try:
+        seed = Candidate(run_id=1, iteration=0, program=task.program, id=1, status=Status.OK, score=0.5)
+        ctx = ProposalContext(task, seed, 3)
+        remote = RemoteProposer(ex, "mutate").propose(ctx, random.Random(7))
+        local = MutationProposer(task.config.proposer).propose(ctx, random.Random(7))
+        assert remote.ok and remote.program is not None
+        assert remote.program == local.program and remote.edit == local.edit
+    finally:
+        ex.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import random
+from typing import Any, Protocol, runtime_checkable
 
-from godel.candidate import Evaluation, Program
+from godel.candidate import Evaluation, Program, Proposal
+from godel.propose._base import ProposalContext
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "RemoteProposer"]
 
 
 @runtime_checkable
@@ -20,3 +22,15 @@ class Executor(Protocol):
     ) -> Evaluation: ...
 
     def close(self) -> None: ...
+
+
+class RemoteProposer:
+    """A :class:`~godel.propose.Proposer` that runs the task's own proposer on an executor's workers (Ray)."""
+
+    def __init__(self, executor: Any, name: str) -> None:
+        self.executor = executor
+        self.name = name
+
+    def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
+        result: Proposal = self.executor.propose(ctx, rng)
+        return result

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import secrets
 import shutil
 import signal
@@ -45,9 +46,10 @@ from typing import Any
 
 import tenacity
 
-from godel.candidate import Evaluation, Program
-from godel.errors import ConfigError, EvaluationError, GodelError, SandboxError
+from godel.candidate import Candidate, Evaluation, Program, Proposal
+from godel.errors import ConfigError, EvaluationError, GodelError, ProposalError, SandboxError
 from godel.evaluate import Evaluator
+from godel.propose._base import ProposalContext, Proposer
 from godel.sandbox._base import Sandbox
 from godel.sandbox._config import SandboxConfig
 from godel.task import Task
@@ -368,6 +370,7 @@ class _EvalWorker:
         self.task = task
         self.sandbox_config = sandbox_config
         self.evaluator: Evaluator | None = None
+        self.proposer: Proposer | None = None
 
     def ready(self) -> dict[str, Any]:
         # Built here, not in __init__, so a sandbox that cannot start surfaces as its own SandboxError.
@@ -387,6 +390,24 @@ class _EvalWorker:
             self.ready()
         assert self.evaluator is not None
         return self.evaluator.evaluate(program, evaluator_file=evaluator_file, label=label)
+
+    def propose(
+        self,
+        parent: Candidate,
+        iteration: int,
+        inspirations: tuple[Candidate, ...],
+        feedback: tuple[str, ...],
+        rng_state: Any,
+    ) -> Proposal:
+        # The proposer (with its model, for an LLM) is built once per actor from the task's own configuration.
+        if self.proposer is None:
+            from godel.parts import make_proposer
+
+            self.proposer = make_proposer(self.task, [])
+        rng = random.Random()
+        rng.setstate(rng_state)
+        ctx = ProposalContext(self.task, parent, iteration, inspirations, feedback)
+        return self.proposer.propose(ctx, rng)
 
     def close(self) -> None:
         if self.evaluator is not None:
@@ -652,6 +673,56 @@ class RayExecutor:
                 f"{self.where}: {what} failed on the Ray infrastructure after "
                 f"{self.retries + 1} attempt(s): {exc}",
                 hint="check that the Ray cluster is up (`ray status`) and its nodes have the resources asked for",
+            ) from exc
+
+    # --- proposals ---
+
+    def _propose_once(self, ctx: ProposalContext, rng_state: Any) -> Proposal:
+        import ray
+
+        slot = self._acquire()
+        healthy = False
+        try:
+            ref = slot.handle.propose.remote(
+                ctx.parent, ctx.iteration, ctx.inspirations, ctx.feedback, rng_state
+            )
+            try:
+                result = ray.get(ref, timeout=self.eval_timeout)
+            except ray.exceptions.RayTaskError as exc:
+                healthy = True
+                cause = exc.cause
+                if isinstance(cause, GodelError):
+                    raise cause from exc
+                raise ProposalError(f"proposal on {self.where} raised {exc}") from exc
+            except ray.exceptions.GetTimeoutError as exc:
+                raise _InfraFailure(f"no proposal within {self.eval_timeout:g}s") from exc
+            except (ray.exceptions.RayError, ConnectionError) as exc:
+                raise _InfraFailure(_short(exc)) from exc
+            healthy = True
+        finally:
+            self._release(slot, healthy=healthy)
+        if not isinstance(result, Proposal):
+            raise ProposalError(f"{self.where} returned {type(result).__name__}, not a Proposal")
+        return result
+
+    def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
+        """Run the task's proposer on a Ray worker (``run.remote_proposals``); infrastructure failures are retried
+        like evaluations, then raised as :class:`SandboxError`."""
+        state = rng.getstate()
+        rng.random()  # the caller's generator moves on, as if the proposer had drawn from it
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=tenacity.wait_exponential(multiplier=self.backoff_seconds, max=self.backoff_max_seconds),
+            retry=tenacity.retry_if_exception_type(_InfraFailure),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(self._propose_once, ctx, state)
+        except _InfraFailure as exc:
+            raise SandboxError(
+                f"{self.where}: a proposal failed on the Ray infrastructure after {self.retries + 1} attempt(s): {exc}",
+                hint="check that the Ray cluster is up (`ray status`)",
             ) from exc
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
