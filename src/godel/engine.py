@@ -198,7 +198,7 @@ class Engine:
 
     def run_existing(self, run: RunInfo) -> RunSummary:
         cfg = self.task.config.run
-        self.telemetry.bind(run.name)
+        self.telemetry = self.telemetry.bind(run.name)
         progress = Progress(run.id, run.name, total=cfg.iterations)
         rows = {r.iteration: r for r in self.archive.rows(run.id)}
         seed_cand = self._ensure_seed(run, rows, progress)

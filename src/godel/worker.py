@@ -93,7 +93,7 @@ class Worker(Engine):
         self._run = run
         if self.guard is not None:
             self.guard.start(self.archive, run.id, self.task)
-        self.telemetry.bind(run.name)
+        self.telemetry = self.telemetry.bind(run.name)
         progress = Progress(run.id, run.name, total=self.task.config.run.iterations)
         seed = self._seed(run, progress)
         self._best_seen = seed.score

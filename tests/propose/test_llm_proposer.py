@@ -170,3 +170,15 @@ def test_structured_reply_that_does_not_fit_is_a_failed_proposal(reply: str, err
     with FakeChatServer(reply=reply) as srv:
         p = _structured_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
     assert not p.ok and p.error is not None and error in p.error
+
+
+def test_model_calls_are_counted_in_metrics_by_model(good_server: FakeChatServer) -> None:
+    from godel.telemetry import render_metrics
+
+    p = remote_proposer(good_server.url).propose(context(file_task(PROGRAM)), random.Random(3))
+    assert p.ok
+    body = render_metrics()[0].decode()
+    requests = [line for line in body.splitlines() if line.startswith("godel_llm_requests_total{")]
+    assert any('model="openai:fake-model"' in line for line in requests), requests
+    tokens = [line for line in body.splitlines() if line.startswith("godel_llm_tokens_total{")]
+    assert any('direction="input"' in line or "input" in line for line in tokens), tokens

@@ -205,17 +205,31 @@ class ModelPool:
         self, m: _Member, messages: Sequence[Message], kwargs: dict[str, Any], estimate: int
     ) -> Completion:
         assert m.llm is not None
+        from godel.telemetry import Telemetry, genai_usage, llm_span
+
         entry = m.limiter.acquire(estimate)
         with self._lock:
             m.stats.requests += 1
-        try:
-            out = m.llm.complete(messages, **kwargs)
-        except EndpointError:
-            m.limiter.settle(entry, estimate)
-            raise
-        except LLMError as exc:  # a backend outside this package: treat as a non-retryable endpoint failure
-            m.limiter.settle(entry, estimate)
-            raise EndpointError(str(exc), model=m.label) from exc
+        system = {"embedded": "llama.cpp", "anthropic": "anthropic"}.get(m.config.backend, "openai")
+        t0 = time.monotonic()
+        # One span (GenAI semantic conventions) and one metrics sample per request, failed ones included.
+        with llm_span(
+            system, m.config.model, max_tokens=kwargs.get("max_tokens"), temperature=kwargs.get("temperature")
+        ) as span:
+            try:
+                out = m.llm.complete(messages, **kwargs)
+            except EndpointError as exc:
+                m.limiter.settle(entry, estimate)
+                Telemetry().llm_call(m.label, 0, 0, time.monotonic() - t0, exc.kind or exc, system=system)
+                raise
+            except (
+                LLMError
+            ) as exc:  # a backend outside this package: treat as a non-retryable endpoint failure
+                m.limiter.settle(entry, estimate)
+                Telemetry().llm_call(m.label, 0, 0, time.monotonic() - t0, exc, system=system)
+                raise EndpointError(str(exc), model=m.label) from exc
+            span.set_attributes(genai_usage(input_tokens=out.tokens_in, output_tokens=out.tokens_out))
+        Telemetry().llm_call(m.label, out.tokens_in, out.tokens_out, out.seconds, None, system=system)
         m.limiter.settle(entry, out.tokens_in + out.tokens_out)
         return out
 
