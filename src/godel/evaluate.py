@@ -64,6 +64,7 @@ class Evaluator:
             argv=(stage_fn, target, f"{_TASK_DIR}/{evaluator_file}"),
             limits=self.limits(stage),
             label=label,
+            priority=stage,  # a candidate that passed stage k goes ahead of fresh first stages
         )
 
     def fitness(self, metrics: Mapping[str, float]) -> tuple[float | None, str]:

@@ -80,9 +80,14 @@ def build_parts(
     url = storage_url(storage, task.config)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    box = (
-        sandbox if sandbox is not None else make_sandbox(task.config.sandbox, slots=task.config.run.parallel)
-    )
+    if sandbox is not None:
+        box = sandbox
+    else:
+        from godel.sandbox import FabricSandbox
+
+        slots = task.config.run.parallel
+        # The execution fabric schedules jobs over the slots (priorities, infrastructure retries, KPIs).
+        box = FabricSandbox(make_sandbox(task.config.sandbox, slots=slots), slots)
     try:
         archive = open_archive(url)
         if proposals:

@@ -16,6 +16,7 @@ from godel.sandbox._base import RESULT_FD, Job, Limits, Sandbox, SandboxResult, 
 from godel.sandbox._call import CandidateCallError, call_candidate
 from godel.sandbox._config import SandboxConfig
 from godel.sandbox._doctor import LEVELS, MINIMUM_LEVEL, choose_backend, make_sandbox, probe
+from godel.sandbox._fabric import FabricSandbox
 from godel.sandbox._subprocess import SubprocessSandbox
 from godel.sandbox._zygote import ZygoteSandbox
 
@@ -24,6 +25,7 @@ __all__ = [
     "MINIMUM_LEVEL",
     "RESULT_FD",
     "CandidateCallError",
+    "FabricSandbox",
     "Job",
     "Limits",
     "Sandbox",

@@ -86,6 +86,24 @@ class _Metrics:
             ["reason"],
             registry=r,
         )
+        self.jobs = Counter(
+            "godel_sandbox_jobs", "Sandbox jobs finished, by termination", ["termination"], registry=r
+        )
+        self.queue_wait = Histogram(
+            "godel_sandbox_queue_wait_seconds",
+            "Time a job waited for a sandbox slot",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+            registry=r,
+        )
+        self.job_seconds = Histogram(
+            "godel_sandbox_job_seconds",
+            "Start-to-result time of a sandbox job",
+            buckets=(0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+            registry=r,
+        )
+        self.infra_retries = Counter(
+            "godel_sandbox_infra_retries", "Jobs re-run after an infrastructure failure", registry=r
+        )
         self.flags = Counter(
             "godel_hacking_flags", "Candidates flagged by the objective-hacking detector", ["run"], registry=r
         )
@@ -249,6 +267,19 @@ class Telemetry:
 
     def queue_depth(self, n: int) -> None:
         self._m.queue.labels(_label(self.run)).set(n)
+
+    def sandbox_job(self, termination: str, queue_seconds: float, run_seconds: float) -> None:
+        """One job through the execution fabric: its outcome, time waiting for a slot, time in the sandbox."""
+        m = self._m
+        m.jobs.labels(_label(termination, 40)).inc()
+        if math.isfinite(queue_seconds) and queue_seconds >= 0:
+            m.queue_wait.observe(queue_seconds)
+        if math.isfinite(run_seconds) and run_seconds >= 0:
+            m.job_seconds.observe(run_seconds)
+
+    def sandbox_retry(self) -> None:
+        """A job re-run after an infrastructure failure (never after the candidate's own failure)."""
+        self._m.infra_retries.inc()
 
     def sandbox_kill(self, reason: str) -> None:
         self._m.kills.labels(_label(reason, 40)).inc()
