@@ -24,7 +24,7 @@ from godel.archive._base import Archive
 from godel.candidate import Candidate, Program, Status, unified_diff
 from godel.engine import Engine, Progress, RunSummary
 from godel.errors import ArchiveError, GodelError, UnknownCandidate
-from godel.parts import build_parts, storage_url
+from godel.parts import Parts, build_parts, storage_url
 from godel.redact import redact
 from godel.task import Task, load_task
 
@@ -183,26 +183,9 @@ def evolve(
         set_ or (),
         _overrides(iterations, seed, parallel, proposer, selector, sandbox, allow_unsafe),
     )
-    parts = build_parts(task, storage)
-    for note in parts.notes:
-        err.print(f"[yellow]note:[/] {note}")
-    if parts.sandbox.trusted:
-        err.print(
-            "[bold red]WARNING: candidates run WITHOUT containment (unsafe-subprocess): "
-            "they can read your files and use the network.[/]"
-        )
+    parts, parts_kw = _runner_parts(task, storage, executor, ray_address)
     display = _Display(enabled=not as_json and err.is_terminal)
-    runner_executor = _executor(executor, task, parts, ray_address)
-    engine = Engine(
-        task,
-        parts.archive,
-        proposer=parts.proposer,
-        selector_factory=parts.selector_factory,
-        sandbox=parts.sandbox,
-        guard=parts.guard,
-        executor=runner_executor,
-        on_progress=display.update,
-    )
+    engine = Engine(task, parts.archive, **parts_kw, on_progress=display.update)
     try:
         with display:
             summary = engine.run(resume=resume, name=name)
@@ -265,18 +248,11 @@ def worker(
     task = load_task(
         task_dir, set_ or (), _overrides(iterations, None, parallel, proposer, None, sandbox, allow_unsafe)
     )
-    parts = build_parts(task, storage)
-    for note in parts.notes:
-        err.print(f"[yellow]note:[/] {note}")
-    runner_executor = _executor(executor, task, parts, ray_address)
+    parts, parts_kw = _runner_parts(task, storage, executor, ray_address)
     runner = Worker(
         task,
         parts.archive,
-        proposer=parts.proposer,
-        selector_factory=parts.selector_factory,
-        sandbox=parts.sandbox,
-        guard=parts.guard,
-        executor=runner_executor,
+        **parts_kw,
         worker=WorkerConfig(worker_id=worker_id or "", stale_after=stale_after),
     )
     try:
@@ -290,7 +266,29 @@ def worker(
     _print_summary(summary, as_json, storage_url(storage, task.config))
 
 
-def _executor(name: str | None, task: Task, parts: Any, address: str | None) -> Any:
+def _runner_parts(
+    task: Task, storage: str | None, executor: str | None, ray_address: str | None
+) -> tuple[Parts, dict[str, Any]]:
+    """The parts of a run and the Engine/Worker keyword arguments they make; prints notes and the unsafe warning."""
+    parts = build_parts(task, storage)
+    for note in parts.notes:
+        err.print(f"[yellow]note:[/] {note}")
+    if parts.sandbox.trusted:
+        err.print(
+            "[bold red]WARNING: candidates run WITHOUT containment (unsafe-subprocess): "
+            "they can read your files and use the network.[/]"
+        )
+    runner_executor = _executor(executor, task, parts, ray_address)
+    return parts, {
+        "proposer": parts.proposer,
+        "selector_factory": parts.selector_factory,
+        "sandbox": parts.sandbox,
+        "guard": parts.guard,
+        "executor": runner_executor,
+    }
+
+
+def _executor(name: str | None, task: Task, parts: Parts, address: str | None) -> Any:
     """None for the local executor (the engine wraps the parts' sandbox); flags win over ``[run]``."""
     name = name or task.config.run.executor
     address = address or task.config.run.ray_address

@@ -658,13 +658,7 @@ class RayExecutor:
         return result
 
     def evaluate(self, program: Program, *, evaluator_file: str | None = None, label: str = "") -> Evaluation:
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retries + 1),
-            wait=tenacity.wait_exponential(multiplier=self.backoff_seconds, max=self.backoff_max_seconds),
-            retry=tenacity.retry_if_exception_type(_InfraFailure),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        retrying = self._retrying()
         try:
             return retrying(self._evaluate_once, program, evaluator_file, label)
         except _InfraFailure as exc:
@@ -710,13 +704,7 @@ class RayExecutor:
         like evaluations, then raised as :class:`SandboxError`."""
         state = rng.getstate()
         rng.random()  # the caller's generator moves on, as if the proposer had drawn from it
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retries + 1),
-            wait=tenacity.wait_exponential(multiplier=self.backoff_seconds, max=self.backoff_max_seconds),
-            retry=tenacity.retry_if_exception_type(_InfraFailure),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        retrying = self._retrying()
         try:
             return retrying(self._propose_once, ctx, state)
         except _InfraFailure as exc:
@@ -724,6 +712,16 @@ class RayExecutor:
                 f"{self.where}: a proposal failed on the Ray infrastructure after {self.retries + 1} attempt(s): {exc}",
                 hint="check that the Ray cluster is up (`ray status`)",
             ) from exc
+
+    def _retrying(self) -> tenacity.Retrying:
+        """Retries for infrastructure failures only (a candidate's own failure comes back as a result)."""
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=tenacity.wait_exponential(multiplier=self.backoff_seconds, max=self.backoff_max_seconds),
+            retry=tenacity.retry_if_exception_type(_InfraFailure),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
