@@ -41,7 +41,9 @@ class Job:
     argv: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     label: str = ""  # for logs and KPIs, e.g. "candidate 42 stage 1"
-    priority: int = 0  # higher runs first when jobs queue for slots (a later cascade stage outranks a first one)
+    priority: int = (
+        0  # higher runs first when jobs queue for slots (a later cascade stage outranks a first one)
+    )
 
 
 @dataclass(frozen=True)
