@@ -242,3 +242,29 @@ def test_infrastructure_failure_is_not_the_candidates_fault(tmp_path: Path) -> N
     assert resumed.stopped == "iterations"
     assert [t[0] for t in _trace(url)] == list(range(9))
     assert all(t[3] != "pending" for t in _trace(url))
+
+
+def test_secrets_in_artifacts_are_redacted_before_storage(
+    make_task: Callable[[dict[str, str]], Path], tmp_path: Path
+) -> None:
+    secret = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
+    root = make_task(
+        {
+            "initial_program.py": "# EVOLVE-BLOCK-START\nX = 1.0\n# EVOLVE-BLOCK-END\n",
+            "evaluator.py": (
+                "def evaluate(p):\n"
+                f"    print('connecting with {secret}')\n"
+                f"    return {{'combined_score': 1.0, 'log': 'key={secret}'}}\n"
+            ),
+        }
+    )
+    task = load_task(root, ["proposer.kind='mutate'", "guard.enabled=false", "run.iterations=0"])
+    url = f"sqlite:///{tmp_path}/r.db"
+    _engine(task, url).run()
+    archive = open_archive(url)
+    run = archive.latest_run()
+    assert run is not None
+    seed = archive.candidates(run.id)[0]
+    archive.close()
+    stored = repr(seed.artifacts) + repr(seed.evaluation)
+    assert secret not in stored and "key=" in seed.artifacts["log"]

@@ -27,7 +27,7 @@ from godel.errors import EvaluationError, GodelError, SandboxError
 from godel.executor import Executor, LocalExecutor
 from godel.guard._base import Guard, Verdict
 from godel.propose._base import ProposalContext, Proposer
-from godel.redact import redact_obj
+from godel.redact import redact, redact_obj
 from godel.sandbox._base import Sandbox
 from godel.select._base import Selector
 from godel.task import Task
@@ -537,7 +537,7 @@ class Engine:
             generation=parent.generation + 1,
             proposer=proposal.proposer,
             model=proposal.model,
-            prompt=proposal.prompt,
+            prompt=redact(proposal.prompt) if proposal.prompt else proposal.prompt,
             edit=proposal.edit,
             tokens_in=proposal.tokens_in,
             tokens_out=proposal.tokens_out,
@@ -675,9 +675,10 @@ class Engine:
         with self._best_lock:
             self._infra_errors = 0
         cand.timings["evaluate"] = round(time.monotonic() - t0, 6)
-        cand.evaluation.update(ev.to_dict())
+        # Artifacts (candidate output, tracebacks) are redacted before they are stored, shown or fed back.
+        cand.evaluation.update(redact_obj(ev.to_dict()))
         cand.metrics = dict(ev.metrics)
-        cand.artifacts = dict(ev.artifacts)
+        cand.artifacts = redact_obj(dict(ev.artifacts))
         if ev.ok:
             cand.status, cand.score, cand.reason, cand.failure_stage = Status.OK, ev.score, None, None
             if self.guard is not None:

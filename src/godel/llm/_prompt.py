@@ -22,6 +22,7 @@ from godel.errors import ConfigError
 from godel.llm._base import Message
 from godel.llm._openai import estimate_tokens
 from godel.propose._base import ProposalContext
+from godel.redact import redact
 from godel.task import EVOLVE_END, EVOLVE_START, Task
 
 __all__ = [
@@ -222,4 +223,5 @@ class PromptBuilder:
         if size() > budget:
             over = size() - budget
             fields["code"] = _cut(fields["code"], max(64, estimate_tokens(fields["code"]) - over))
-        return [Message("system", system), Message("user", render())]
+        # Secrets in code, artifacts or feedback never leave for a model endpoint.
+        return [Message("system", redact(system)), Message("user", redact(render()))]
