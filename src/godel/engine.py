@@ -71,6 +71,16 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     last_reason: str | None = None
 
+    def offer_best(self, cand: Candidate) -> None:
+        """Make ``cand`` the best so far if it is an unflagged OK candidate scoring above the current best."""
+        if (
+            cand.status == Status.OK
+            and cand.score is not None
+            and not cand.flags
+            and (self.best_score is None or cand.score > self.best_score)
+        ):
+            self.best_score, self.best_id = cand.score, cand.id
+
     @property
     def valid_rate(self) -> float:
         return self.valid_proposals / self.proposals if self.proposals else 0.0
@@ -380,14 +390,9 @@ class Engine:
             progress.evaluations += 1
         progress.tokens += cand.tokens_in + cand.tokens_out
         progress.cost += cand.cost
+        progress.offer_best(cand)
         if cand.status == Status.OK:
             progress.ok += 1
-            if (
-                cand.score is not None
-                and not cand.flags
-                and (progress.best_score is None or cand.score > progress.best_score)
-            ):
-                progress.best_score, progress.best_id = cand.score, cand.id
         elif cand.status == Status.FAILED:
             progress.failed += 1
             progress.last_reason = cand.reason
@@ -428,15 +433,9 @@ class Engine:
             digests.setdefault(cand.program.digest(), (cand.iteration, cand.id))
         if cand.parent_id is not None and cand.status in (Status.FAILED, Status.REJECTED) and cand.reason:
             feedback.setdefault(cand.parent_id, deque(maxlen=3)).append(cand.reason)
-        if cand.iteration == 0:
-            progress.seed_score = cand.score
-        if (
-            cand.status == Status.OK
-            and cand.score is not None
-            and not cand.flags
-            and (progress.best_score is None or cand.score > progress.best_score)
-        ):
-            progress.best_score, progress.best_id = cand.score, cand.id
+        progress.offer_best(
+            cand
+        )  # candidates stored by an earlier session are never accounted, only observed
 
     def _ensure_seed(self, run: RunInfo, rows: dict[int, CandidateRow], progress: Progress) -> Candidate:
         row = rows.get(0)
