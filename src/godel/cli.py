@@ -193,7 +193,10 @@ def evolve(
         err.print("\ninterrupted: everything evaluated so far is stored; continue with --resume")
         raise typer.Exit(130) from None
     finally:
-        engine.executor.close()
+        if (
+            parts_kw["executor"] is not None
+        ):  # a local executor wraps parts.sandbox, which parts.close() closes
+            engine.executor.close()
         parts.close()
     _print_summary(summary, as_json, storage_url(storage, task.config))
     if summary.stopped == "infrastructure":
@@ -261,7 +264,10 @@ def worker(
         err.print("\ninterrupted: this worker's pending candidates will be taken over by the others")
         raise typer.Exit(130) from None
     finally:
-        runner.executor.close()
+        if (
+            parts_kw["executor"] is not None
+        ):  # a local executor wraps parts.sandbox, which parts.close() closes
+            runner.executor.close()
         parts.close()
     _print_summary(summary, as_json, storage_url(storage, task.config))
 
