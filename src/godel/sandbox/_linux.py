@@ -25,7 +25,9 @@ __all__ = [
     "clone_fork",
     "drop_bounding_set",
     "landlock_abi",
+    "landlock_enforce",
     "landlock_restrict",
+    "landlock_ruleset",
     "mount",
     "pivot_root",
     "prctl",
@@ -241,10 +243,12 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def landlock_restrict(abi: int, rules: Sequence[tuple[str, int]]) -> None:
-    """Confine this process: only ``rules`` (path, access) on the file system, no TCP, scoped signals/sockets.
+def landlock_ruleset(abi: int, rules: Sequence[tuple[str, int]]) -> int:
+    """A ruleset descriptor: only ``rules`` (path, access) on the file system, no TCP, scoped signals/sockets.
 
-    Access bits not known to ``abi`` are masked out, so callers can pass the full set.
+    Built ahead of time (rules bind to the inodes the paths name now: build it after mounting what they name),
+    enforced later by :func:`landlock_enforce`. Access bits not known to ``abi`` are masked out, so callers can
+    pass the full set.
     """
     handled = _fs_rights(abi)
     attr = struct.pack("<Q", handled)
@@ -276,12 +280,25 @@ def landlock_restrict(abi: int, rules: Sequence[tuple[str, int]]) -> None:
                 )  # fmt: skip
             finally:
                 os.close(fd)
-        _check(
-            _syscall(
-                ctypes.c_long(table["landlock_restrict_self"]), ctypes.c_int(ruleset), ctypes.c_uint32(0)
-            ),
-            "landlock_restrict_self",
-        )
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset
+
+
+def landlock_enforce(ruleset: int) -> None:
+    """Confine this process by a ruleset from :func:`landlock_ruleset` (no_new_privs must already be set)."""
+    _check(
+        _syscall(ctypes.c_long(_nr("landlock_restrict_self")), ctypes.c_int(ruleset), ctypes.c_uint32(0)),
+        "landlock_restrict_self",
+    )
+
+
+def landlock_restrict(abi: int, rules: Sequence[tuple[str, int]]) -> None:
+    """Build a ruleset and confine this process by it at once."""
+    ruleset = landlock_ruleset(abi, rules)
+    try:
+        landlock_enforce(ruleset)
     finally:
         os.close(ruleset)
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from godel.errors import SandboxError
 from godel.sandbox import _cgroup, _linux
-from godel.sandbox._base import Job, SandboxResult, Termination
+from godel.sandbox._base import Job, Limits, SandboxResult, Termination
 
 __all__ = ["DEFAULT_PRELOAD", "ZygoteSandbox", "sandbox_paths"]
 
@@ -134,7 +134,7 @@ class _Slot:
             "python": os.path.realpath(sys.executable), "binds": box.binds, "sys_path": box.sys_path,
             "root_mountpoint": box.root_mountpoint, "cgroup": self.cgroup.files if self.cgroup else None,
             "ready": box.ready_children, "proc": box.proc, "preload": list(box.preload),
-            "landlock_abi": box.landlock_abi, "seccomp": box.seccomp,
+            "landlock_abi": box.landlock_abi, "seccomp": box.seccomp, "disk_mb": Limits().disk_mb,
             "linux_path": str(_HERE / "_linux.py"), "server_path": str(_HERE / "_zygote_server.py"),
         }  # fmt: skip
         try:

@@ -104,7 +104,7 @@ def _cg_int(fd: int) -> int:
     return int(text) if text.isdigit() else 0
 
 
-def _apply_cgroup(cfg: dict[str, Any], limits: dict[str, Any]) -> int:
+def _apply_cgroup(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) -> int:
     """Set the slot group's limits for this job; returns the memory already charged (server + idle child).
 
     The server lives in the group, so its children are born there: moving a process between cgroup v1 groups
@@ -122,18 +122,15 @@ def _apply_cgroup(cfg: dict[str, Any], limits: dict[str, Any]) -> int:
         # The job may use max_processes (this process included); the server may keep its ready children.
         allowed = current - 1 + int(limits["max_processes"]) + int(cfg["ready"])
         os.write(cg["pids_max"], str(allowed).encode())
-    with open("/proc/self/oom_score_adj", "w") as fh:
-        # The server and the idle child share the group: the OOM killer must always pick the job first (raising
-        # the score needs no privilege, and the job cannot lower it again).
-        fh.write("1000")
-    if not cfg["proc"]:
-        _linux.umount2("/proc", _linux.MNT_DETACH)
+    # The server and the idle child share the group: the OOM killer must always pick the job first (raising the
+    # score needs no privilege, and the job cannot lower it again). Only now: an idle child must not be the victim
+    # of the running job's memory.
+    os.write(prep.oom_fd, b"1000")
     return base
 
 
-def _set_rlimits(cfg: dict[str, Any], limits: dict[str, Any]) -> None:
-    import resource
-
+def _set_rlimits(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) -> None:
+    resource = prep.resource
     cpu = max(1, int(float(limits["cpu_seconds"]) + 0.999))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     disk = int(limits["disk_mb"]) * 1024 * 1024
@@ -176,43 +173,58 @@ def _tmp_binds(cfg: dict[str, Any]) -> list[str]:
     return [p for p in cfg["binds"] if p == "/tmp" or p.startswith("/tmp/")]
 
 
-def _private_tmp(cfg: dict[str, Any], disk: int, inodes: int) -> None:
-    """A fresh writable /tmp for this job when /tmp holds bind mounts (else /tmp is a link into the job's box)."""
-    binds: list[str] = cfg["tmp_binds"]
-    if not binds:
-        return
-    _linux.mount(
-        "tmpfs",
-        "/tmp",
-        "tmpfs",
-        _linux.MS_NOSUID | _linux.MS_NODEV,
-        f"size={disk}m,nr_inodes={inodes},mode=1777",
-    )
-    for i, path in enumerate(binds):
-        os.makedirs(path, exist_ok=True)
-        _bind(f"{_STASH}/{i}", path)
+def _box_options(disk_mb: int) -> str:
+    return f"size={disk_mb}m,nr_inodes={max(1024, disk_mb * 256)}"
 
 
-def _confine(cfg: dict[str, Any], limits: dict[str, Any]) -> None:
-    """Everything between receiving the job and running it, in an order where each step is still permitted."""
+class _Prepared:
+    """What an idle child set up before its job arrived (see :func:`_prepare`)."""
+
+    __slots__ = ("disk_mb", "main", "oom_fd", "resource", "ruleset", "traceback")
+
+    def __init__(self) -> None:
+        self.disk_mb = 0
+        self.oom_fd = -1
+        self.ruleset = -1
+        self.main: Any = None
+        self.resource: Any = None
+        self.traceback: Any = None
+
+
+def _prepare(cfg: dict[str, Any]) -> _Prepared:
+    """The job-independent part of the set-up, done while the child waits so a job starts on a prepared process.
+
+    Still root here: the bounding set goes (effective capabilities stay until the uid changes), the scratch
+    tmpfs is mounted at the size the last job asked for (remounted if the next one differs), the Landlock
+    ruleset is built on it, and the interpreter already has the job's environment, ``sys.path`` and ``__main__``.
+    """
+    import atexit  # noqa: F401  (imported now, used by _run_job)
+    import linecache  # noqa: F401
+    import resource
+    import threading  # noqa: F401
+    import traceback
+    import types
+
+    prep = _Prepared()
+    prep.resource, prep.traceback = resource, traceback
     uid, gid = int(cfg["uid"]), int(cfg["gid"])
-    disk = int(limits["disk_mb"])
-    inodes = max(1024, disk * 256)
-    _linux.mount(
-        "tmpfs", BOX, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
-        f"size={disk}m,nr_inodes={inodes},mode=0700,uid={uid},gid={gid}",
-    )  # fmt: skip
-    _private_tmp(cfg, disk, inodes)
     _linux.drop_bounding_set(int(cfg["last_cap"]))
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)  # clears the permitted and effective capability sets
-    os.mkdir(WORK, 0o755)
-    os.mkdir(BOX + "/tmp", 0o700)
-
-
-def _lock_down(cfg: dict[str, Any]) -> None:
-    _linux.set_no_new_privs()
+    prep.oom_fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+    if not cfg["proc"]:
+        _linux.umount2("/proc", _linux.MNT_DETACH)
+    prep.disk_mb = int(cfg["disk_mb"])
+    opts = _box_options(prep.disk_mb)
+    _linux.mount("tmpfs", BOX, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"{opts},mode=0700,uid={uid},gid={gid}")
+    if cfg["tmp_binds"]:
+        # A fresh writable /tmp for this job when /tmp holds bind mounts (else /tmp is a link into the job's box).
+        _linux.mount("tmpfs", "/tmp", "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"{opts},mode=1777")
+        for i, path in enumerate(cfg["tmp_binds"]):
+            os.makedirs(path, exist_ok=True)
+            _bind(f"{_STASH}/{i}", path)
+    for path, mode in ((WORK, 0o755), (BOX + "/tmp", 0o700)):
+        os.mkdir(path, mode)
+        os.chown(path, uid, gid)
+    os.chdir(WORK)
     abi = int(cfg["landlock_abi"])
     if abi > 0:
         rw = (1 << 16) - 1
@@ -223,7 +235,41 @@ def _lock_down(cfg: dict[str, Any]) -> None:
         rules += [
             (f"/dev/{d}", dev_rw if d in ("null", "zero", "full") else _linux.LL_READ_FILE) for d in _DEVICES
         ]
-        _linux.landlock_restrict(abi, rules)
+        prep.ruleset = _linux.landlock_ruleset(abi, rules)
+    os.environ.clear()
+    os.environ.update(
+        {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORK, "TMPDIR": BOX + "/tmp", "LANG": "C.UTF-8",
+         "USER": "sandbox"}
+    )  # fmt: skip
+    sys.path[:] = [WORK, *cfg["sys_path"]]
+    sys.executable = cfg["python"]
+    for name in [n for n in sys.modules if n == "godel" or n.startswith("godel.")]:
+        del sys.modules[name]
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = main
+    prep.main = main
+    return prep
+
+
+def _confine(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) -> None:
+    """The job-dependent set-up, in an order where each step is still permitted."""
+    disk = int(limits["disk_mb"])
+    if disk != prep.disk_mb:
+        flags = _linux.MS_REMOUNT | _linux.MS_NOSUID | _linux.MS_NODEV
+        _linux.mount(None, BOX, None, flags, _box_options(disk))
+        if cfg["tmp_binds"]:
+            _linux.mount(None, "/tmp", None, flags, _box_options(disk))
+    uid, gid = int(cfg["uid"]), int(cfg["gid"])
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # clears the permitted and effective capability sets
+
+
+def _lock_down(cfg: dict[str, Any], prep: _Prepared) -> None:
+    _linux.set_no_new_privs()
+    if prep.ruleset >= 0:
+        _linux.landlock_enforce(prep.ruleset)
     if cfg["seccomp"] is not None:
         _linux.seccomp_install(cfg["seccomp"])
 
@@ -239,34 +285,21 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _run_job(cfg: dict[str, Any], source: str, argv: list[str]) -> None:
+def _run_job(prep: _Prepared, source: str, argv: list[str]) -> None:
     """Run the job as __main__ and leave through os._exit; never returns."""
     import atexit
     import linecache
     import threading
-    import traceback
-    import types
 
-    os.environ.clear()
-    os.environ.update(
-        {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORK, "TMPDIR": BOX + "/tmp", "LANG": "C.UTF-8",
-         "USER": "sandbox"}
-    )  # fmt: skip
+    traceback = prep.traceback
     sys.argv = ["<job>", *argv]
-    sys.path[:] = [WORK, *cfg["sys_path"]]
-    sys.executable = cfg["python"]
-    for name in [n for n in sys.modules if n == "godel" or n.startswith("godel.")]:
-        del sys.modules[name]
-    main = types.ModuleType("__main__")
-    main.__dict__["__builtins__"] = __builtins__
-    sys.modules["__main__"] = main
     rc = 0
     try:
         lines = source.splitlines(True)
         linecache.cache["<job>"] = (len(source), None, lines, "<job>")
         code = compile(source, "<job>", "exec")
         del source, lines
-        exec(code, main.__dict__)
+        exec(code, prep.main.__dict__)
     except SystemExit as exc:
         rc = _exit_code(exc)
     except BaseException:
@@ -296,9 +329,10 @@ def _idle(idle: bool) -> None:
 
 
 def child_main(cfg: dict[str, Any]) -> None:
-    """Wait for one job on the job socket, confine this process and run it. Never returns."""
+    """Prepare, wait for one job on the job socket, confine this process and run the job. Never returns."""
     try:
         _idle(True)
+        prep = _prepare(cfg)
         try:
             (size,) = struct.unpack("<Q", _read_exact(_JOB_FD, 8))
             source, files, argv, limits = marshal.loads(_read_exact(_JOB_FD, size))
@@ -310,10 +344,10 @@ def child_main(cfg: dict[str, Any]) -> None:
         os._exit(125)
     step = "applying the cgroup limits"
     try:
-        base = _apply_cgroup(cfg, limits)
-        _status("taken", wall=float(limits["wall_seconds"]), mem_base=base)
+        base = _apply_cgroup(cfg, prep, limits)
+        _status("taken", wall=float(limits["wall_seconds"]), mem_base=base, disk_mb=int(limits["disk_mb"]))
         step = "preparing the scratch directory"
-        _confine(cfg, limits)
+        _confine(cfg, prep, limits)
         step = "writing the job's files"
         try:
             _write_files(files)
@@ -321,17 +355,16 @@ def child_main(cfg: dict[str, Any]) -> None:
             _status("error", kind="job", message=f"cannot write the job's files: {exc}")
             os._exit(125)
         del files
-        os.chdir(WORK)
         step = "setting limits"
-        _set_rlimits(cfg, limits)
+        _set_rlimits(cfg, prep, limits)
         step = "confining"
-        _lock_down(cfg)
+        _lock_down(cfg, prep)
         _status("go")
         os.closerange(_JOB_FD, 1 << 20)
     except BaseException as exc:
         _status("error", kind="infra", message=f"{step}: {type(exc).__name__}: {exc}")
         os._exit(125)
-    _run_job(cfg, source, argv)
+    _run_job(prep, source, argv)
 
 
 # --- the server --------------------------------------------------------------------------------------------------
@@ -366,7 +399,7 @@ def _build_root(root: str, cfg: dict[str, Any], etc: dict[str, bytes], links: di
         os.makedirs(inside, exist_ok=True)
         _bind(path, inside)
     # Binds below /tmp (a virtualenv in a checkout under /tmp, say) also go to a stash, from which every job
-    # re-binds them onto its own fresh /tmp (see _private_tmp).
+    # re-binds them onto its own fresh /tmp (see _prepare).
     for i, path in enumerate(_tmp_binds(cfg)):
         stash = f"{root}{_STASH}/{i}"
         os.makedirs(stash, exist_ok=True)
@@ -478,6 +511,7 @@ class _Server:
             "uid": cfg["uid"], "gid": cfg["gid"], "last_cap": last_cap, "landlock_abi": cfg["landlock_abi"],
             "seccomp": seccomp, "sys_path": cfg["sys_path"], "python": cfg["python"], "cg": cg_targets,
             "proc": cfg["proc"], "ready": self.ready_target, "tmp_binds": _tmp_binds(cfg),
+            "disk_mb": int(cfg["disk_mb"]),
         }  # fmt: skip
         if self.mode == "exec":
             self._make_blob()
@@ -634,6 +668,8 @@ class _Server:
                 child.wall = float(rec.get("wall", 0.0))
                 child.started = time.monotonic()
                 child.mem_base = int(rec.get("mem_base", 0))
+                # Children prepared from now on mount their scratch at this job's size: jobs of one run agree.
+                self.child_cfg["disk_mb"] = int(rec.get("disk_mb", self.child_cfg["disk_mb"]))
                 if child in self.ready:
                     self.ready.remove(child)
                 self.running = child
