@@ -154,3 +154,106 @@ def test_stale_cgroups_are_removed() -> None:
 def test_bad_mode() -> None:
     with pytest.raises(SandboxError):
         ZygoteSandbox(mode="spawn")  # type: ignore[arg-type]
+
+
+def _zombie_children() -> set[int]:
+    """Our children that ended and were not reaped (the jobs are our children: we must reap every one)."""
+    found: set[int] = set()
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == me:
+            found.add(int(entry))
+    return found
+
+
+def test_every_job_and_unused_child_is_reaped() -> None:
+    before = _zombie_children()
+    box = ZygoteSandbox(slots=2)
+    try:
+        for code in (
+            "pass",
+            "raise SystemExit(3)",
+            "import os; os.kill(os.getpid(), 9)",
+            "import time; time.sleep(5)",
+        ):
+            box.run(Job(code=code, limits=Limits(wall_seconds=0.5)))
+    finally:
+        box.close()
+    assert _zombie_children() - before == set()
+
+
+def test_jobs_outlive_the_thread_that_built_the_sandbox() -> None:
+    """A job's parent is a thread; the sandbox must not tie its jobs' lives to whichever thread built it."""
+    built: list[ZygoteSandbox] = []
+    t = threading.Thread(target=lambda: built.append(ZygoteSandbox(slots=2)))
+    t.start()
+    t.join()
+    (box,) = built
+    try:
+        results = [box.run(Job(code="import os; os.write(3, b'ok')")) for _ in range(8)]
+        assert [(r.termination, r.result) for r in results] == [("ok", b"ok")] * 8, [
+            r.reason for r in results
+        ]
+    finally:
+        box.close()
+
+
+def test_disk_limit_follows_each_job(zygote: ZygoteSandbox) -> None:
+    """Idle children mount their scratch at the last job's size; a job that asks for another size gets it."""
+    code = "import os\nst = os.statvfs('.')\nos.write(3, str(st.f_blocks * st.f_frsize // 2**20).encode())"
+    for disk in (64, 8, 8, 64, 3, 64):
+        res = zygote.run(Job(code=code, limits=Limits(disk_mb=disk)))
+        assert res.ok, res.reason
+        assert res.result == str(disk).encode()
+
+
+def test_job_may_use_every_cpu(zygote: ZygoteSandbox) -> None:
+    """The host hands a job over on its own CPU; the job itself is not pinned there."""
+    res = zygote.run(Job(code="import os; os.write(3, repr(sorted(os.sched_getaffinity(0))).encode())"))
+    assert res.ok, res.reason
+    assert res.result == repr(sorted(os.sched_getaffinity(0))).encode()
+
+
+def test_jobs_die_with_the_engine(tmp_path: Path) -> None:
+    """SIGKILL of the engine process: its server and every job it was running end too."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "engine.py"
+    script.write_text(
+        "import sys, threading\n"
+        "from godel.sandbox import Job, Limits, ZygoteSandbox\n"
+        "box = ZygoteSandbox(slots=2)\n"
+        "print(' '.join(map(str, box.uids)), flush=True)\n"
+        "job = Job(code='import os, time\\nif os.fork() == 0:\\n    time.sleep(120)\\ntime.sleep(120)',"
+        " limits=Limits(wall_seconds=120))\n"
+        "for _ in range(2):\n"
+        "    threading.Thread(target=box.run, args=(job,)).start()\n"
+        "threading.Event().wait()\n"
+    )
+    engine = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert engine.stdout is not None
+        uids = [int(u) for u in engine.stdout.readline().split()]
+        from tests.sandbox.conftest import live_processes
+
+        deadline = time.monotonic() + 20
+        while len(live_processes(uids)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(live_processes(uids)) >= 4, live_processes(uids)
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait()
+    deadline = time.monotonic() + 5
+    while live_processes(uids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live_processes(uids) == []

@@ -18,6 +18,7 @@ __all__ = ["CgroupSupport", "SlotCgroup", "clean_stale", "create_slot_cgroup", "
 
 _V1_ROOT = Path("/sys/fs/cgroup")
 _PARENT = "godel"
+_READ_ONLY = ("mem_events", "mem_usage", "pids_current")
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,31 @@ def _remove(group: Path) -> None:
 
 @dataclass
 class SlotCgroup:
-    """The control files of one slot's group; the server opens them before it leaves the host file system."""
+    """The control files of one slot's group."""
 
     version: int
     memory: Path
     pids: Path
     files: dict[str, str] = field(default_factory=dict)
+
+    def open_files(self) -> dict[str, int]:
+        """Descriptors of the control files, opened here once: the server passes them to each child, and the host
+        reads the peak and OOM count through the same open files (cgroup v2 resets memory.peak per open file)."""
+        fds: dict[str, int] = {}
+        try:
+            for name, path in self.files.items():
+                if name in _READ_ONLY:
+                    flags = os.O_RDONLY
+                elif name.endswith("procs"):
+                    flags = os.O_WRONLY
+                else:
+                    flags = os.O_RDWR
+                fds[name] = os.open(path, flags | os.O_CLOEXEC)
+        except OSError:
+            for fd in fds.values():
+                os.close(fd)
+            raise
+        return fds
 
     def kill_all(self) -> None:
         _kill_tasks(self.memory)

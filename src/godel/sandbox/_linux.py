@@ -21,6 +21,7 @@ __all__ = [
     "CLONE_NEWNS",
     "CLONE_NEWPID",
     "CLONE_NEWUTS",
+    "CLONE_PARENT",
     "LinuxError",
     "clone_fork",
     "drop_bounding_set",
@@ -31,8 +32,10 @@ __all__ = [
     "mount",
     "pivot_root",
     "prctl",
+    "process_name",
     "seccomp_filter",
     "seccomp_install",
+    "set_name",
     "set_no_new_privs",
     "set_pdeathsig",
     "syscall_numbers",
@@ -40,6 +43,7 @@ __all__ = [
     "unshare",
 ]
 
+CLONE_PARENT = 0x00008000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -63,6 +67,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
@@ -160,6 +165,19 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 
 def set_pdeathsig(sig: int) -> None:
     prctl(PR_SET_PDEATHSIG, sig)
+
+
+def set_name(name: str) -> None:
+    """This process's ``comm`` (at most 15 bytes); a zombie keeps it, so the host can tell its own."""
+    _check(
+        _libc.prctl(ctypes.c_int(PR_SET_NAME), ctypes.c_char_p(name.encode()[:15]), 0, 0, 0),
+        "prctl(PR_SET_NAME)",
+    )
+
+
+def process_name(uid: int) -> str:
+    """The ``comm`` of every sandboxed child of the slot whose jobs run as ``uid``."""
+    return f"godel{uid}"[:15]
 
 
 def set_no_new_privs() -> None:

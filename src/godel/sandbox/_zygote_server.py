@@ -40,22 +40,17 @@ __all__ = ["BOX", "WORK", "child_main", "server_main"]
 
 BOX = "/box"  # the job's tmpfs: WORK is its working directory, /tmp points to BOX/tmp
 WORK = BOX + "/work"
-_STATUS_FD = 5
 _JOB_FD = 4
-_FIRST_CG_FD = 6
-_CLONE_FLAGS = _linux.CLONE_NEWPID | _linux.CLONE_NEWNS | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS
-_DEVICES = ("null", "zero", "full", "random", "urandom")
-_CG_ORDER = (
-    "mem_limit",
-    "mem_peak",
-    "mem_usage",
-    "mem_events",
-    "mem_procs",
-    "pids_max",
-    "pids_current",
-    "pids_procs",
+_STATUS_FD = 5  # set-up records to the server (it refills the ready pool and keeps a backstop timer)
+_REPORT_FD = 6  # the same records to the host (it reaps the job and needs to know how far set-up got)
+_FIRST_CG_FD = 7
+# CLONE_PARENT: the host, not the server, is each child's parent, so the host reaps the job the moment it ends and
+# learns its exit status and resource usage from the kernel, with no hop through the server (which may be busy
+# cloning the next child just then).
+_CLONE_FLAGS = (
+    _linux.CLONE_NEWPID | _linux.CLONE_NEWNS | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS | _linux.CLONE_PARENT
 )
-_CG_READ = ("mem_events", "mem_usage", "pids_current")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
 _FATAL_AFTER = 3  # consecutive children dying before taking a job
 
 
@@ -78,11 +73,13 @@ class _suppress:
 
 
 def _status(record: str, **data: Any) -> None:
-    """Child -> server record on the status pipe (small, so one atomic write)."""
+    """Child -> server and host record on the status and report pipes (small, so one atomic write each)."""
     data["t"] = record
     payload = marshal.dumps(data)[:4000]
-    with _suppress(OSError):
-        os.write(_STATUS_FD, struct.pack("<H", len(payload)) + payload)
+    frame = struct.pack("<H", len(payload)) + payload
+    for fd in (_REPORT_FD, _STATUS_FD):
+        with _suppress(OSError):
+            os.write(fd, frame)
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -214,7 +211,9 @@ def _prepare(cfg: dict[str, Any]) -> _Prepared:
         _linux.umount2("/proc", _linux.MNT_DETACH)
     prep.disk_mb = int(cfg["disk_mb"])
     opts = _box_options(prep.disk_mb)
-    _linux.mount("tmpfs", BOX, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"{opts},mode=0700,uid={uid},gid={gid}")
+    _linux.mount(
+        "tmpfs", BOX, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"{opts},mode=0700,uid={uid},gid={gid}"
+    )
     if cfg["tmp_binds"]:
         # A fresh writable /tmp for this job when /tmp holds bind mounts (else /tmp is a link into the job's box).
         _linux.mount("tmpfs", "/tmp", "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"{opts},mode=1777")
@@ -322,16 +321,21 @@ def _run_job(prep: _Prepared, source: str, argv: list[str]) -> None:
 
 
 def _idle(idle: bool) -> None:
-    # An idle child warms up and waits at a low priority so it yields the CPU to the server and a running job;
-    # it returns to normal priority (root may) once it has a job.
+    # An idle child boots, prepares and waits under SCHED_IDLE, so it never takes the CPU from a running job; it
+    # returns to the normal policy and priority (root may) once it has a job.
     with _suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, 15 if idle else 0)
+        if idle:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        else:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
 def child_main(cfg: dict[str, Any]) -> None:
     """Prepare, wait for one job on the job socket, confine this process and run the job. Never returns."""
     try:
         _idle(True)
+        _linux.set_name(_linux.process_name(int(cfg["uid"])))  # again: exec mode's execve reset it
         prep = _prepare(cfg)
         try:
             (size,) = struct.unpack("<Q", _read_exact(_JOB_FD, 8))
@@ -339,6 +343,10 @@ def child_main(cfg: dict[str, Any]) -> None:
         except EOFError:
             os._exit(0)  # the host dropped this ready child
         _idle(False)
+        with _suppress(OSError):
+            # The host may have pinned this child to its own CPU to hand the job over without a cross-CPU
+            # wake-up; the job itself may use every CPU the slot may.
+            os.sched_setaffinity(0, cfg["cpus"])
     except BaseException as exc:
         _status("error", kind="infra", message=f"{type(exc).__name__}: {exc}")
         os._exit(125)
@@ -371,7 +379,7 @@ def child_main(cfg: dict[str, Any]) -> None:
 
 
 class _Child:
-    __slots__ = ("cid", "error", "go", "mem_base", "pid", "pidfd", "started", "status_fd", "taken", "wall")
+    __slots__ = ("cid", "error", "go", "pid", "pidfd", "started", "status_fd", "taken", "wall")
 
     def __init__(self, cid: int, pid: int, pidfd: int, status_fd: int) -> None:
         self.cid, self.pid, self.pidfd, self.status_fd = cid, pid, pidfd, status_fd
@@ -379,7 +387,6 @@ class _Child:
         self.error: dict[str, Any] | None = None
         self.wall = 0.0
         self.started = 0.0
-        self.mem_base = 0
 
 
 def _bind(src: str, target: str, *, device: bool = False) -> None:
@@ -437,8 +444,7 @@ class _Server:
         self.running: _Child | None = None
         self.next_cid = 0
         self.failures = 0
-        self.cg_fds: dict[str, int] = {}
-        self.oom_base = 0
+        self.cg_fds: dict[str, int] = {name: int(fd) for name, fd in (cfg.get("cg_fds") or {}).items()}
         self.poll = select.poll()
         self.blob_fd = -1
         self.devnull = -1
@@ -452,17 +458,9 @@ class _Server:
         import select
 
         cfg = self.cfg
-        for name in _CG_ORDER:
-            path = (cfg.get("cgroup") or {}).get(name)
-            if path:
-                flags = (
-                    os.O_RDONLY if name in _CG_READ else os.O_WRONLY if name.endswith("procs") else os.O_RDWR
-                )
-                self.cg_fds[name] = os.open(path, flags)
         for name in ("mem_procs", "pids_procs"):
             if name in self.cg_fds:
                 os.write(self.cg_fds[name], b"0")  # children are born in the slot's group
-        self.oom_base = self._oom_count()
         with open("/proc/sys/kernel/cap_last_cap") as fh:
             last_cap = int(fh.read())
         etc = {
@@ -511,7 +509,7 @@ class _Server:
             "uid": cfg["uid"], "gid": cfg["gid"], "last_cap": last_cap, "landlock_abi": cfg["landlock_abi"],
             "seccomp": seccomp, "sys_path": cfg["sys_path"], "python": cfg["python"], "cg": cg_targets,
             "proc": cfg["proc"], "ready": self.ready_target, "tmp_binds": _tmp_binds(cfg),
-            "disk_mb": int(cfg["disk_mb"]),
+            "disk_mb": int(cfg["disk_mb"]), "cpus": cfg["cpus"],
         }  # fmt: skip
         if self.mode == "exec":
             self._make_blob()
@@ -540,24 +538,6 @@ class _Server:
         )
         self.blob_fd = fd
 
-    # cgroup reads
-
-    def _read_cg(self, name: str) -> str:
-        fd = self.cg_fds.get(name)
-        if fd is None:
-            return ""
-        try:
-            return os.pread(fd, 4096, 0).decode()
-        except OSError:
-            return ""
-
-    def _oom_count(self) -> int:
-        for line in self._read_cg("mem_events").splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
-
     # children
 
     def _send(self, msg: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -578,14 +558,15 @@ class _Server:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         st_r, st_w = os.pipe()
+        rep_r, rep_w = os.pipe()
         job_host, job_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        fds = [self.devnull, out_w, err_w, res_w, job_child.fileno(), st_w, *self.child_cg_fds]
+        fds = [self.devnull, out_w, err_w, res_w, job_child.fileno(), st_w, rep_w, *self.child_cg_fds]
         if self.mode == "exec":
             fds.append(self.blob_fd)
         pid = _linux.clone_fork(_CLONE_FLAGS)
         if pid == 0:
             self._child_boot(fds)
-        for fd in (out_w, err_w, res_w, st_w):
+        for fd in (out_w, err_w, res_w, st_w, rep_w):
             os.close(fd)
         job_child.close()
         pidfd = os.pidfd_open(pid)
@@ -600,11 +581,12 @@ class _Server:
         host_pidfd = os.dup(pidfd)
         try:
             self._send(
-                {"t": "ready", "cid": cid, "pid": pid}, [job_host.fileno(), out_r, err_r, res_r, host_pidfd]
+                {"t": "ready", "cid": cid, "pid": pid},
+                [job_host.fileno(), out_r, err_r, res_r, rep_r, host_pidfd],
             )
         finally:
             job_host.close()
-            for fd in (out_r, err_r, res_r, host_pidfd):
+            for fd in (out_r, err_r, res_r, rep_r, host_pidfd):
                 os.close(fd)
 
     def _child_boot(self, fds: list[int]) -> None:
@@ -613,6 +595,8 @@ class _Server:
         import socket
 
         try:
+            _idle(True)
+            # The parent is the host (CLONE_PARENT): the job dies with the engine.
             _linux.set_pdeathsig(signal.SIGKILL)
             high = [os.dup(fd) for fd in fds]
             base = max(*high, 64) + 1
@@ -667,7 +651,6 @@ class _Server:
                 child.taken = True
                 child.wall = float(rec.get("wall", 0.0))
                 child.started = time.monotonic()
-                child.mem_base = int(rec.get("mem_base", 0))
                 # Children prepared from now on mount their scratch at this job's size: jobs of one run agree.
                 self.child_cfg["disk_mb"] = int(rec.get("disk_mb", self.child_cfg["disk_mb"]))
                 if child in self.ready:
@@ -680,6 +663,7 @@ class _Server:
                 child.error = rec
 
     def _on_exit(self, pidfd: int) -> None:
+        """A child ended. The host, its parent, reaps it and reports the job; we only refill and count losses."""
         child = self.children.pop(pidfd)
         self.poll.unregister(pidfd)
         if child.status_fd >= 0:
@@ -687,32 +671,18 @@ class _Server:
             with _suppress(OSError):
                 while child.status_fd >= 0:
                     self._on_status(child.status_fd)
-        _, status, usage = os.wait4(child.pid, 0)
         os.close(pidfd)
         if child in self.ready:
             self.ready.remove(child)
         if self.running is child:
             self.running = None
-        code = os.waitstatus_to_exitcode(status)
         if not child.taken:
             self.failures += 1
-            self._send({"t": "lost", "cid": child.cid, "exit": code, "error": child.error})
+            self._send({"t": "lost", "cid": child.cid, "error": child.error})
             if self.failures >= _FATAL_AFTER:
-                msg = (child.error or {}).get("message", f"exit status {code}")
+                msg = (child.error or {}).get("message", "it ended before taking a job")
                 self._send({"t": "fatal", "message": f"sandbox children keep dying before a job: {msg}"})
                 raise SystemExit(3)
-            return
-        peak = self._read_cg("mem_peak").strip()
-        oom = self._oom_count()
-        oom_kills, self.oom_base = oom - self.oom_base, oom
-        self._send(
-            {
-                "t": "done", "cid": child.cid, "exit": code, "utime": usage.ru_utime, "stime": usage.ru_stime,
-                "maxrss_kb": usage.ru_maxrss, "peak_bytes": max(0, int(peak) - child.mem_base) if peak.isdigit() else None,
-                "oom_kills": oom_kills, "setup_error": None if child.go else child.error or {"kind": "infra",
-                "message": f"the sandboxed child died during set-up (exit status {code})"},
-            }
-        )  # fmt: skip
 
     def loop(self) -> None:
         import signal
@@ -754,11 +724,9 @@ class _Server:
     def shutdown(self) -> None:
         import signal
 
-        for pidfd, child in list(self.children.items()):
+        for pidfd in list(self.children):
             with _suppress(OSError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            with _suppress(OSError):
-                os.wait4(child.pid, 0)
 
 
 def fcntl_dupfd(fd: int, base: int) -> int:
@@ -784,6 +752,8 @@ sys.modules["godel.sandbox._zygote_server"].child_main(cfg)
 
 
 def server_main(cfg: dict[str, Any]) -> None:
+    # Named for the slot before any clone, so every child is born with the name the host sweeps strays by.
+    _linux.set_name(_linux.process_name(int(cfg["uid"])))
     server = _Server(cfg)
     try:
         server.setup()
