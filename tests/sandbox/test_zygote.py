@@ -257,3 +257,14 @@ def test_jobs_die_with_the_engine(tmp_path: Path) -> None:
     while live_processes(uids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live_processes(uids) == []
+
+
+def test_refuses_when_sigchld_is_ignored() -> None:
+    import signal
+
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        with pytest.raises(SandboxError, match="SIGCHLD"):
+            ZygoteSandbox(slots=1)
+    finally:
+        signal.signal(signal.SIGCHLD, old)

@@ -531,7 +531,11 @@ class _Slot:
                         sel.unregister(fd)
                         exited = _reap(child.pid)
                         if exited is None:
-                            raise SandboxError(f"the sandboxed child {child.pid} was reaped by someone else")
+                            raise SandboxError(
+                                f"the sandboxed child {child.pid} was reaped by someone else",
+                                hint="something in this process waits for any child (waitpid(-1) in a SIGCHLD "
+                                "handler?): the sandbox's jobs are children of this process",
+                            )
                         if open_pipes and not kill_deadline:
                             kill_deadline = time.monotonic() + _KILL_GRACE
                         continue
@@ -688,6 +692,13 @@ class ZygoteSandbox:
                 "the zygote sandbox needs root (it creates namespaces, mounts and cgroups, then drops to an "
                 "unprivileged uid for each job)",
                 hint="run as root (e.g. in a container or VM), or pass --allow-unsafe for unsafe-subprocess",
+            )
+        if signal.getsignal(signal.SIGCHLD) is signal.SIG_IGN:
+            # The jobs are this process's children: with SIGCHLD ignored the kernel reaps them itself and their
+            # exit status and resource usage are lost.
+            raise SandboxError(
+                "SIGCHLD is ignored in this process, so the sandbox could not learn how its jobs ended",
+                hint="restore the default: signal.signal(signal.SIGCHLD, signal.SIG_DFL)",
             )
         self.mode = mode
         self.name = "zygote" if mode == "fork" else "exec"
