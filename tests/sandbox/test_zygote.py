@@ -268,3 +268,16 @@ def test_refuses_when_sigchld_is_ignored() -> None:
             ZygoteSandbox(slots=1)
     finally:
         signal.signal(signal.SIGCHLD, old)
+
+
+def test_jobs_run_at_normal_priority_and_the_server_idles(box: ZygoteSandbox) -> None:
+    """Servers and waiting children run under SCHED_IDLE so refills never preempt a job; the job itself must not."""
+    res = box.run(
+        Job(
+            code="import os; os.write(3, repr((os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0))).encode())"
+        )
+    )
+    assert res.ok, res.reason
+    assert res.result == repr((os.SCHED_OTHER, 0)).encode()
+    for pid in box.server_pids:
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
