@@ -580,14 +580,17 @@ class _Slot:
         code, usage = exited
         records = _records(report)
         taken = next((r for r in records if r.get("t") == "taken"), None)
-        went = any(r.get("t") == "go" for r in records)
+        went = next((r for r in records if r.get("t") == "go"), None)
         error = next((r for r in records if r.get("t") == "error"), None)
         peak = _read_int(self.cg_fds["mem_peak"]) if "mem_peak" in self.cg_fds else None
         oom = self._oom_count()
         oom_kills, self.oom_base = oom - self.oom_base, oom
         mem_base = int(taken.get("mem_base", 0)) if taken else 0
+        # The child booted, prepared and confined itself before the job's code ran: that CPU time is the sandbox's.
+        cpu_before = float(went.get("cpu_before", 0.0)) if went else 0.0
         done = {
-            "exit": code, "utime": usage.ru_utime, "stime": usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
+            "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before),
+            "maxrss_kb": usage.ru_maxrss,
             "peak_bytes": max(0, peak - mem_base) if peak is not None else None, "oom_kills": oom_kills,
             "setup_error": None if went else error or {
                 "kind": "infra", "message": f"the sandboxed child died during set-up (exit status {code})"},
@@ -609,7 +612,7 @@ class _Slot:
     ) -> SandboxResult:
         limits = job.limits
         code: int = done["exit"]
-        cpu = float(done["utime"]) + float(done["stime"])
+        cpu = float(done["cpu"])
         peak_bytes = done.get("peak_bytes")
         peak = peak_bytes / 2**20 if peak_bytes else float(done["maxrss_kb"]) / 1024.0
         stderr = err.decode("utf-8", "replace")

@@ -382,7 +382,8 @@ def child_main(cfg: dict[str, Any]) -> None:
         _set_rlimits(cfg, prep, limits)
         step = "confining"
         _lock_down(cfg, prep)
-        _status("go")
+        own = prep.resource.getrusage(prep.resource.RUSAGE_SELF)
+        _status("go", cpu_before=own.ru_utime + own.ru_stime)
         os.closerange(_JOB_FD, 1 << 20)
     except BaseException as exc:
         _status("error", kind="infra", message=f"{step}: {type(exc).__name__}: {exc}")
