@@ -281,3 +281,20 @@ def test_jobs_run_at_normal_priority_and_the_server_idles(box: ZygoteSandbox) ->
     assert res.result == repr((os.SCHED_OTHER, 0)).encode()
     for pid in box.server_pids:
         assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+
+
+def test_job_is_locked_down_before_its_code_runs(box: ZygoteSandbox) -> None:
+    """Both seccomp filters (the one installed while waiting, the mount one at the start), no_new_privs, no caps."""
+    code = (
+        "import json, os\n"
+        "fields = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)\n"
+        "keep = ('Seccomp', 'Seccomp_filters', 'NoNewPrivs', 'CapEff', 'CapPrm', 'CapBnd', 'CapAmb')\n"
+        "os.write(3, json.dumps({k: fields[k].strip() for k in keep if k in fields}).encode())\n"
+    )
+    res = box.run(Job(code=code))
+    assert res.ok, res.reason
+    status = json.loads(res.result or b"{}")
+    assert status["Seccomp"] == "2" and status["NoNewPrivs"] == "1"
+    assert status.get("Seccomp_filters", "2") == "2"
+    for caps in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+        assert int(status[caps], 16) == 0, (caps, status[caps])

@@ -351,11 +351,12 @@ DENIED_SYSCALLS = (
 )  # fmt: skip
 
 
-def seccomp_filter(denied: Iterable[str] = DENIED_SYSCALLS) -> bytes | None:
+def seccomp_filter(denied: Iterable[str] = DENIED_SYSCALLS, *, arguments: bool = True) -> bytes | None:
     """The BPF program (bytes of ``struct sock_filter[]``), or None on an unsupported architecture.
 
-    Denied calls fail with EPERM; ``socket``/``socketpair`` only for AF_UNIX (EAFNOSUPPORT otherwise); ``clone``
-    without namespace flags; ``clone3`` answers ENOSYS so libc falls back to ``clone``, whose flags we can see.
+    Denied calls fail with EPERM. With ``arguments``: ``socket``/``socketpair`` only for AF_UNIX (EAFNOSUPPORT
+    otherwise); ``clone`` without namespace flags; ``clone3`` answers ENOSYS so libc falls back to ``clone``,
+    whose flags we can see. Filters stack: a process may install several, and the strictest answer wins.
     """
     table = syscall_numbers()
     if table is None:
@@ -375,7 +376,8 @@ def seccomp_filter(denied: Iterable[str] = DENIED_SYSCALLS) -> bytes | None:
     for name in denied:
         fixups.append((len(prog), "deny"))
         emit(_BPF_JEQ_K, 0, 0, table[name])
-    for name, label in (("socket", "sock"), ("socketpair", "sock"), ("clone", "clone"), ("clone3", "nosys")):
+    checked = (("socket", "sock"), ("socketpair", "sock"), ("clone", "clone"), ("clone3", "nosys"))
+    for name, label in checked if arguments else ():
         fixups.append((len(prog), label))
         emit(_BPF_JEQ_K, 0, 0, table[name])
     emit(_BPF_RET_K, 0, 0, _RET_ALLOW)

@@ -235,6 +235,8 @@ def _prepare(cfg: dict[str, Any]) -> _Prepared:
             (f"/dev/{d}", dev_rw if d in ("null", "zero", "full") else _linux.LL_READ_FILE) for d in _DEVICES
         ]
         prep.ruleset = _linux.landlock_ruleset(abi, rules)
+    if cfg["seccomp_early"] is not None:
+        _linux.seccomp_install(cfg["seccomp_early"])  # as root, so no_new_privs can wait for the job
     prep.main = _JOB_MAIN if _JOB_MAIN is not None else _job_interpreter(cfg)
     sys.modules["__main__"] = prep.main
     return prep
@@ -284,8 +286,8 @@ def _lock_down(cfg: dict[str, Any], prep: _Prepared) -> None:
     _linux.set_no_new_privs()
     if prep.ruleset >= 0:
         _linux.landlock_enforce(prep.ruleset)
-    if cfg["seccomp"] is not None:
-        _linux.seccomp_install(cfg["seccomp"])
+    if cfg["seccomp_late"] is not None:
+        _linux.seccomp_install(cfg["seccomp_late"])
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -495,7 +497,12 @@ class _Server:
         for name in cfg["preload"]:
             with _suppress(Exception):
                 __import__(name)
-        seccomp = _linux.seccomp_filter() if cfg["seccomp"] else None
+        # Two stacked filters: everything but mount/umount2 goes on while the child waits (building a filter is
+        # the dearest step of a lock-down); mount/umount2 alone at the job's start, once the scratch has its size.
+        late = ("mount", "umount2")
+        early = tuple(n for n in _linux.DENIED_SYSCALLS if n not in late)
+        seccomp_early = _linux.seccomp_filter(early) if cfg["seccomp"] else None
+        seccomp_late = _linux.seccomp_filter(late, arguments=False) if cfg["seccomp"] else None
         if self.mode == "exec":
             self._read_modules()
         # Leave the host: private mounts, no network, own ipc/uts; then a root holding only what Python needs.
@@ -523,7 +530,7 @@ class _Server:
         self.child_cg_fds = [self.cg_fds[n] for n in child_cg]
         self.child_cfg = {
             "uid": cfg["uid"], "gid": cfg["gid"], "last_cap": last_cap, "landlock_abi": cfg["landlock_abi"],
-            "seccomp": seccomp, "sys_path": cfg["sys_path"], "python": cfg["python"], "cg": cg_targets,
+            "seccomp_early": seccomp_early, "seccomp_late": seccomp_late, "sys_path": cfg["sys_path"], "python": cfg["python"], "cg": cg_targets,
             "proc": cfg["proc"], "ready": self.ready_target, "tmp_binds": _tmp_binds(cfg),
             "disk_mb": int(cfg["disk_mb"]), "cpus": cfg["cpus"],
         }  # fmt: skip
