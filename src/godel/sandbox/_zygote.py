@@ -1,9 +1,11 @@
 """``zygote`` and ``exec``: a fork-server per worker slot that runs each job in fresh namespaces.
 
 See :mod:`godel.sandbox._zygote_server` for what happens inside. This module is the host side: it starts one
-server per slot (empty environment, its own cgroup), hands each job straight to a waiting child, and supervises it
-from outside: wall clock, output and result caps, and SIGKILL of the child, which is PID 1 of its pid namespace, so
-nothing the job started survives. Exit status, CPU time, peak memory and OOM kills come from the kernel.
+server per slot (empty environment, its own cgroup), hands each job straight to a prepared child waiting on this
+thread's CPU, and supervises it from outside: wall clock, output and result caps, and SIGKILL of the child, which is
+PID 1 of its pid namespace, so nothing the job started survives. The children are this process's own (the server
+clones them with CLONE_PARENT): their exit status and CPU time come straight from ``wait4`` the moment a job ends,
+peak memory and OOM kills from the slot's cgroup.
 """
 
 from __future__ import annotations

@@ -3,21 +3,26 @@
 Runs in a process started by :mod:`godel.sandbox._zygote` with an empty environment and loaded by file path (the
 ``godel`` package is never imported here). The server:
 
-1. opens the slot's cgroup control files, then leaves the host: a private mount namespace whose root is a fresh
-   read-only tmpfs holding only ``/usr``, the Python prefix and site-packages (bound read-only), a few device nodes
-   and a synthetic ``/etc``; and an empty network namespace shared by all its children;
-2. keeps ``ready`` children waiting. Each child is cloned into new pid/mount/ipc/uts namespaces (it is PID 1 there,
-   so killing it kills everything it starts) and gets its own job socket and stdout/stderr/result pipes, whose host
-   ends the server passes straight to the host with ``SCM_RIGHTS``. The job therefore goes from the host to the
-   child and the output from the child to the host without ever passing through the server: the server's memory,
-   which every fork-mode child inherits, holds no candidate code, data or output;
-3. reaps each child and reports its exit status, CPU time and the cgroup's peak memory and OOM kills.
+1. leaves the host: a private mount namespace whose root is a fresh read-only tmpfs holding only ``/usr``, the
+   Python prefix and site-packages (bound read-only), a few device nodes and a synthetic ``/etc``; and an empty
+   network namespace shared by all its children. In fork mode it then readies the interpreter for jobs once (the
+   job's environment, ``sys.path``, a fresh ``__main__``, an empty capability bounding set), so no child repeats it;
+2. keeps ``ready`` children prepared, under SCHED_IDLE so this never takes the CPU from a running job. Each child
+   is cloned into new pid/mount/ipc/uts namespaces (it is PID 1 there, so killing it kills everything it starts)
+   with CLONE_PARENT, which makes the host its parent and lets the host reap it without a hop through us. It gets
+   its own job socket, stdout/stderr/result pipes and a report pipe, whose host ends go straight to the host with
+   ``SCM_RIGHTS``: jobs and output never pass through the server, whose memory, which every fork-mode child
+   inherits, holds no candidate code, data or output;
+3. refills the pool as children take jobs, tells the host about children lost before a job, and kills a job past
+   its wall-clock limit should the host be stuck.
 
-A child that receives a job reports it, joins the slot's cgroup, mounts its scratch tmpfs (the disk quota), drops
-to the slot's uid with no capabilities, writes the job's files, sets rlimits (soft = hard), no_new_privs, Landlock
-and a seccomp filter, closes every descriptor but 0-3 and runs the code as ``__main__``. In exec mode the child
-first ``exec``s a fresh ``python -I -S`` (before the job arrives, so the start-up is off the critical path) and
-does the same from there, sharing no memory with the server or other candidates.
+A child prepares itself before its job arrives (see :func:`_prepare`): it mounts its scratch tmpfs, builds its
+Landlock ruleset and installs the seccomp filter. When the job comes it sets the slot cgroup's limits, remounts the
+scratch if the job wants another size, drops to the slot's uid with no capabilities, writes the job's files, sets
+rlimits (soft = hard), no_new_privs, Landlock and a last seccomp filter for mount/umount2, closes every descriptor
+but 0-3 and runs the code as ``__main__``. In exec mode the child first ``exec``s a fresh ``python -I -S`` (before
+the job arrives, so the start-up is off the critical path) and does the same from there, sharing no memory with the
+server or other candidates.
 """
 
 from __future__ import annotations
