@@ -27,7 +27,6 @@ __all__ = [
     "drop_bounding_set",
     "landlock_abi",
     "landlock_enforce",
-    "landlock_restrict",
     "landlock_ruleset",
     "mount",
     "pivot_root",
@@ -310,15 +309,6 @@ def landlock_enforce(ruleset: int) -> None:
         _syscall(ctypes.c_long(_nr("landlock_restrict_self")), ctypes.c_int(ruleset), ctypes.c_uint32(0)),
         "landlock_restrict_self",
     )
-
-
-def landlock_restrict(abi: int, rules: Sequence[tuple[str, int]]) -> None:
-    """Build a ruleset and confine this process by it at once."""
-    ruleset = landlock_ruleset(abi, rules)
-    try:
-        landlock_enforce(ruleset)
-    finally:
-        os.close(ruleset)
 
 
 # --- seccomp --------------------------------------------------------------------------------------------------
