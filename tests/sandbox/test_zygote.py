@@ -298,3 +298,41 @@ def test_job_is_locked_down_before_its_code_runs(box: ZygoteSandbox) -> None:
     assert status.get("Seccomp_filters", "2") == "2"
     for caps in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
         assert int(status[caps], 16) == 0, (caps, status[caps])
+
+
+def test_python_paths_under_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout or virtualenv below /tmp (as in CI): each job gets a private /tmp with that path bound in again."""
+    import godel.sandbox._zygote as zygote_module
+
+    assert str(tmp_path).startswith("/tmp/")
+    lib = tmp_path / "site"
+    lib.mkdir()
+    (lib / "tmp_helper.py").write_text("VALUE = 41\n")
+    binds, sys_path = zygote_module.sandbox_paths()
+    monkeypatch.setattr(zygote_module, "sandbox_paths", lambda: ([*binds, str(lib)], [*sys_path, str(lib)]))
+    box = ZygoteSandbox(slots=1)
+    code = (
+        "import json, os, tmp_helper\n"
+        "before = sorted(os.listdir('/tmp'))\n"
+        "open('/tmp/scratch', 'w').write('x')\n"
+        "st = os.statvfs('/tmp')\n"
+        "try:\n"
+        f"    open({str(lib / 'planted.py')!r}, 'w')\n"
+        "    wrote = True\n"
+        "except OSError:\n"
+        "    wrote = False\n"
+        "os.write(3, json.dumps([tmp_helper.VALUE + 1, st.f_blocks * st.f_frsize // 2**20, wrote,"
+        " before]).encode())\n"
+    )
+    try:
+        for disk in (64, 5, 5):
+            res = box.run(Job(code=code, limits=Limits(disk_mb=disk)))
+            assert res.ok, res.stderr
+            value, size, wrote, listing = json.loads(res.result or b"[]")
+            assert value == 42 and size == disk and wrote is False
+            assert listing == [
+                str(tmp_path).split("/")[2]
+            ]  # only the way down to the bound path: nothing left over
+        assert not (lib / "planted.py").exists()
+    finally:
+        box.close()
