@@ -473,11 +473,7 @@ class _Slot:
         limits = job.limits
         assert self.ctl is not None
         sel = selectors.DefaultSelector()
-        bufs = {
-            child.out: bytearray(),
-            child.err: bytearray(),
-            child.res: bytearray(),
-        }
+        bufs = {child.out: bytearray(), child.err: bytearray(), child.res: bytearray()}
         # The report pipe is read once the child has ended: a wake-up per set-up record would preempt the job on
         # this CPU (the records are tiny and wait in the pipe).
         for fd in bufs:
