@@ -77,3 +77,22 @@ def test_a_candidates_own_failure_is_never_rerun() -> None:
         assert stats["terminations"]["error"] == 1
     finally:
         box.close()
+
+
+def test_start_latency_is_measured_and_exported() -> None:
+    """The KPI the issue names: hand-over to the job's first line, per job, in stats() and as a Prometheus metric."""
+    from godel.telemetry import Telemetry
+
+    telemetry = Telemetry()
+    before = telemetry.registry.get_sample_value("godel_sandbox_start_seconds_count") or 0.0
+    box = FabricSandbox(ZygoteSandbox(1, "fork"), 1, telemetry=telemetry)
+    try:
+        results = [box.run(Job(code=SLEEP.format(s=0.05, tag="x"))) for _ in range(3)]
+        for res in results:
+            assert res.ok and res.start_seconds is not None
+            assert 0 < res.start_seconds < res.wall_seconds - 0.05  # the 50 ms sleep happens after the start
+        stats = box.stats()
+        assert stats["start_ms_p50"] is not None and stats["start_ms_p50"] < stats["run_ms_p50"]
+    finally:
+        box.close()
+    assert telemetry.registry.get_sample_value("godel_sandbox_start_seconds_count") == before + 3

@@ -59,6 +59,9 @@ class SandboxResult:
     backend: str = ""
     reason: str = ""  # human-readable cause when termination != "ok"
     isolation: Mapping[str, Any] = field(default_factory=dict)  # what protected this run
+    start_seconds: float | None = (
+        None  # hand-over to the job's first line of code (None: the backend cannot tell)
+    )
 
     @property
     def ok(self) -> bool:
@@ -71,6 +74,7 @@ class SandboxResult:
             "reason": self.reason,
             "wall_seconds": round(self.wall_seconds, 6),
             "cpu_seconds": round(self.cpu_seconds, 6),
+            "start_seconds": round(self.start_seconds, 6) if self.start_seconds is not None else None,
             "peak_memory_mb": round(self.peak_memory_mb, 3),
             "backend": self.backend,
             "stdout": self.stdout[-output_chars:],

@@ -4,7 +4,8 @@ Jobs wait for a free slot in priority order (a candidate's later cascade stage b
 come first served). A job whose *infrastructure* fails (``SandboxError``: a sandbox server that died, a slot that
 could not start) is re-run with exponential backoff, a bounded number of times; a job that ran and failed on its own
 (crash, timeout, memory...) is never re-run — re-rolling a candidate's failure would be dishonest. KPIs (queue wait,
-start-to-result time, throughput, terminations by reason, infrastructure retries) are kept here (:meth:`stats`) and
+start latency — hand-over to the job's first line, where the backend can tell —, start-to-result time, throughput,
+terminations by reason, infrastructure retries) are kept here (:meth:`stats`) and
 exported as Prometheus metrics.
 """
 
@@ -68,6 +69,7 @@ class FabricSandbox:
         self._started = time.monotonic()
         self._waits: deque[float] = deque(maxlen=10_000)
         self._runs: deque[float] = deque(maxlen=10_000)
+        self._starts: deque[float] = deque(maxlen=10_000)
         self._terminations: Counter[str] = Counter()
         self._retried = 0
         self._finished = 0
@@ -127,16 +129,20 @@ class FabricSandbox:
         finally:
             ran = time.monotonic() - start
             termination = ticket.result.termination if ticket.result is not None else "infrastructure"
+            started = ticket.result.start_seconds if ticket.result is not None else None
             with self._cond:
                 self._waits.append(wait)
                 self._runs.append(ran)
+                if started is not None:
+                    self._starts.append(started)
                 self._terminations[termination] += 1
                 self._finished += 1
-            self.telemetry.sandbox_job(termination, wait, ran)
+            self.telemetry.sandbox_job(termination, wait, ran, started)
             ticket.done.set()
 
     def stats(self) -> dict[str, Any]:
-        """KPIs since start: queue wait and start-to-result time (p50/p95, ms), throughput, outcomes, retries."""
+        """KPIs since start: queue wait, start latency and start-to-result time (p50/p95, ms), throughput,
+        outcomes, retries."""
 
         def pct(values: deque[float], q: float) -> float | None:
             if not values:
@@ -154,6 +160,8 @@ class FabricSandbox:
                 "throughput_per_s": round(self._finished / elapsed, 3),
                 "queue_wait_ms_p50": pct(self._waits, 0.5),
                 "queue_wait_ms_p95": pct(self._waits, 0.95),
+                "start_ms_p50": pct(self._starts, 0.5),
+                "start_ms_p95": pct(self._starts, 0.95),
                 "run_ms_p50": pct(self._runs, 0.5),
                 "run_ms_p95": pct(self._runs, 0.95),
                 "run_ms_mean": round(1000 * statistics.fmean(self._runs), 3) if self._runs else None,

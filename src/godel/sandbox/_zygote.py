@@ -586,10 +586,13 @@ class _Slot:
         mem_base = int(taken.get("mem_base", 0)) if taken else 0
         # The child booted, prepared and confined itself before the job's code ran: that CPU time is the sandbox's.
         cpu_before = float(went.get("cpu_before", 0.0)) if went else 0.0
+        # CLOCK_MONOTONIC is one clock for every process here (no time namespace), so the child's stamp compares.
+        start_seconds = max(0.0, float(went["at"]) - start) if went and "at" in went else None
         done = {
             "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before),
             "maxrss_kb": usage.ru_maxrss,
             "peak_bytes": max(0, peak - mem_base) if peak is not None else None, "oom_kills": oom_kills,
+            "start_seconds": start_seconds,
             "setup_error": None if went else error or {
                 "kind": "infra", "message": f"the sandboxed child died during set-up (exit status {code})"},
         }  # fmt: skip
@@ -643,6 +646,7 @@ class _Slot:
         return self._result(
             termination, code, stdout=out.decode("utf-8", "replace"), stderr=stderr,
             result=bytes(res) if res else None, wall=wall, cpu=cpu, peak=peak, reason=reason,
+            start=done.get("start_seconds"),
         )  # fmt: skip
 
     def _result(
@@ -657,11 +661,12 @@ class _Slot:
         cpu: float = 0.0,
         peak: float = 0.0,
         reason: str = "",
+        start: float | None = None,
     ) -> SandboxResult:
         return SandboxResult(
             termination=termination, exit_code=code, stdout=stdout, stderr=stderr, result=result,
             wall_seconds=wall, cpu_seconds=cpu, peak_memory_mb=peak, backend=self.box.name, reason=reason,
-            isolation=self.box.isolation,
+            isolation=self.box.isolation, start_seconds=start,
         )  # fmt: skip
 
 

@@ -390,7 +390,7 @@ def child_main(cfg: dict[str, Any]) -> None:
         step = "confining"
         _lock_down(cfg, prep)
         own = prep.resource.getrusage(prep.resource.RUSAGE_SELF)
-        _status("go", cpu_before=own.ru_utime + own.ru_stime)
+        _status("go", cpu_before=own.ru_utime + own.ru_stime, at=time.monotonic())
         os.closerange(_JOB_FD, 1 << 20)
     except BaseException as exc:
         _status("error", kind="infra", message=f"{step}: {type(exc).__name__}: {exc}")

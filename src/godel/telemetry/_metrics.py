@@ -95,6 +95,12 @@ class _Metrics:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
             registry=r,
         )
+        self.start_seconds = Histogram(
+            "godel_sandbox_start_seconds",
+            "Start latency of a sandbox job: hand-over to its first line of code (backends that can tell)",
+            buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
+            registry=r,
+        )
         self.job_seconds = Histogram(
             "godel_sandbox_job_seconds",
             "Start-to-result time of a sandbox job",
@@ -268,12 +274,17 @@ class Telemetry:
     def queue_depth(self, n: int) -> None:
         self._m.queue.labels(_label(self.run)).set(n)
 
-    def sandbox_job(self, termination: str, queue_seconds: float, run_seconds: float) -> None:
-        """One job through the execution fabric: its outcome, time waiting for a slot, time in the sandbox."""
+    def sandbox_job(
+        self, termination: str, queue_seconds: float, run_seconds: float, start_seconds: float | None = None
+    ) -> None:
+        """One job through the execution fabric: its outcome, time waiting for a slot, start latency (when the
+        backend can tell), time in the sandbox."""
         m = self._m
         m.jobs.labels(_label(termination, 40)).inc()
         if math.isfinite(queue_seconds) and queue_seconds >= 0:
             m.queue_wait.observe(queue_seconds)
+        if start_seconds is not None and math.isfinite(start_seconds) and start_seconds >= 0:
+            m.start_seconds.observe(start_seconds)
         if math.isfinite(run_seconds) and run_seconds >= 0:
             m.job_seconds.observe(run_seconds)
 
