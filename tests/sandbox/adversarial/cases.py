@@ -431,6 +431,17 @@ report(not all(ok for ok, _ in results), results)
 """,
         host_check="servers_alive",
     ),
+    Case(
+        "signal_engine",
+        """
+import signal
+# Jobs are the engine's own children (it reaps them): the engine must still be out of sight and out of reach.
+ppid = os.getppid()
+results = [fails(os.kill, CTX["engine"], sig) for sig in (0, signal.SIGCONT)]
+results.append(fails(os.pidfd_open, CTX["engine"]))
+report(ppid != 0 or not all(ok for ok, _ in results), [ppid, results])
+""",
+    ),
     # --- privileged kernel surface ----------------------------------------------------------------------------
     Case(
         "setuid_root",

@@ -53,6 +53,7 @@ class Host:
             "project": str(PROJECT),
             "sentinel": self.sentinel.pid,
             "server_pids": box.server_pids,
+            "engine": os.getpid(),
         }
 
 
