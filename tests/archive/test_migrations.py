@@ -204,3 +204,27 @@ def test_empty_file_becomes_an_archive(tmp_path: Path) -> None:
     path.touch()
     with closing(open_archive(f"sqlite:///{path}")) as archive:
         assert archive.runs() == []
+
+
+def test_many_processes_racing_to_create_one_sqlite_file(tmp_path: Path) -> None:
+    """Switching a new file to WAL answers "locked" at once instead of waiting; openers must wait it out."""
+    for i in range(15):
+        url = f"sqlite:///{tmp_path}/race{i}.db"
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(6)
+
+        def opener(
+            url: str = url, errors: list[BaseException] = errors, barrier: threading.Barrier = barrier
+        ) -> None:
+            try:
+                barrier.wait()
+                open_archive(url).close()
+            except BaseException as exc:  # re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=opener) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], errors

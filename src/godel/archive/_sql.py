@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -41,6 +42,26 @@ RUN_STATUSES = ("running", "stopped", "finished", "failed")
 _STATUS = {s.value: s for s in Status}
 _ZLEVEL = 6
 _SQLITE_BUSY_MS = 30_000
+
+
+def _enable_wal(cur: Any) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting out other connections that are creating the same new file.
+
+    Switching a file into WAL needs an exclusive lock, and SQLite answers "database is locked" at once rather than
+    through the busy handler; four processes opening one new archive together lost that race about one time in
+    fifteen under load. Retried with backoff, bounded by the busy timeout.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def normalise_url(url: str) -> tuple[sa.URL, bool]:
@@ -189,7 +210,7 @@ class SQLArchive:
                 cur = dbapi_conn.cursor()
                 try:
                     cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
-                    cur.execute("PRAGMA journal_mode = WAL")
+                    _enable_wal(cur)
                     cur.execute("PRAGMA synchronous = NORMAL")
                     cur.execute("PRAGMA foreign_keys = ON")
                     cur.execute("PRAGMA temp_store = MEMORY")
