@@ -34,6 +34,7 @@ from typing import Any, Literal, TypeVar, cast
 from godel.errors import SandboxError
 from godel.sandbox import _cgroup, _linux
 from godel.sandbox._base import Job, Limits, SandboxResult, Termination
+from godel.sandbox._zygote_server import decode_records
 
 __all__ = ["DEFAULT_PRELOAD", "ZygoteSandbox", "sandbox_paths"]
 
@@ -104,35 +105,17 @@ class _Ready:
     report: int
     pidfd: int
 
-    def close_pipes(self) -> None:
+    def discard(self) -> None:
+        """Kill and reap an unused child (it never ran a job)."""
         self.job.close()
         for fd in (self.out, self.err, self.res, self.report):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    def discard(self) -> None:
-        """Kill and reap an unused child (it never ran a job)."""
-        self.close_pipes()
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         _reap(self.pid)
         with contextlib.suppress(OSError):
             os.close(self.pidfd)
-
-
-def _records(data: bytes) -> list[dict[str, Any]]:
-    """The child's set-up records (length-prefixed marshal dicts, written before any job code ran)."""
-    out: list[dict[str, Any]] = []
-    while len(data) >= 2:
-        (n,) = struct.unpack("<H", data[:2])
-        try:
-            rec = marshal.loads(data[2 : 2 + n])
-        except (ValueError, EOFError, TypeError):
-            break
-        if isinstance(rec, dict):
-            out.append(rec)
-        data = data[2 + n :]
-    return out
 
 
 def _read_all(fd: int) -> bytes:
@@ -576,7 +559,7 @@ class _Slot:
             raise self._died("during the job; its processes were killed")
         wall = time.monotonic() - start
         code, usage = exited
-        records = _records(report)
+        records = decode_records(report)
         taken = next((r for r in records if r.get("t") == "taken"), None)
         went = next((r for r in records if r.get("t") == "go"), None)
         error = next((r for r in records if r.get("t") == "error"), None)

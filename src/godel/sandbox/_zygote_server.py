@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
-__all__ = ["BOX", "WORK", "child_main", "server_main"]
+__all__ = ["BOX", "WORK", "child_main", "decode_records", "server_main"]
 
 BOX = "/box"  # the job's tmpfs: WORK is its working directory, /tmp points to BOX/tmp
 WORK = BOX + "/work"
@@ -85,6 +85,20 @@ def _status(record: str, **data: Any) -> None:
     for fd in (_REPORT_FD, _STATUS_FD):
         with _suppress(OSError):
             os.write(fd, frame)
+
+
+def decode_records(data: bytes) -> list[dict[str, Any]]:
+    """The records :func:`_status` framed into ``data``; a frame that does not decode reads as ``{"t": "garbled"}``."""
+    out: list[dict[str, Any]] = []
+    while len(data) >= 2:
+        (n,) = struct.unpack("<H", data[:2])
+        try:
+            rec = marshal.loads(data[2 : 2 + n])
+        except (ValueError, EOFError, TypeError):
+            rec = None
+        out.append(rec if isinstance(rec, dict) else {"t": "garbled"})
+        data = data[2 + n :]
+    return out
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -131,8 +145,9 @@ def _apply_cgroup(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) 
     return base
 
 
-def _set_rlimits(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) -> None:
-    resource = prep.resource
+def _set_rlimits(cfg: dict[str, Any], limits: dict[str, Any]) -> None:
+    import resource
+
     cpu = max(1, int(float(limits["cpu_seconds"]) + 0.999))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     disk = int(limits["disk_mb"]) * 1024 * 1024
@@ -182,15 +197,13 @@ def _box_options(disk_mb: int) -> str:
 class _Prepared:
     """What an idle child set up before its job arrived (see :func:`_prepare`)."""
 
-    __slots__ = ("disk_mb", "main", "oom_fd", "resource", "ruleset", "traceback")
+    __slots__ = ("disk_mb", "main", "oom_fd", "ruleset")
 
     def __init__(self) -> None:
         self.disk_mb = 0
         self.oom_fd = -1
         self.ruleset = -1
         self.main: Any = None
-        self.resource: Any = None
-        self.traceback: Any = None
 
 
 def _prepare(cfg: dict[str, Any]) -> _Prepared:
@@ -200,14 +213,14 @@ def _prepare(cfg: dict[str, Any]) -> _Prepared:
     tmpfs is mounted at the size the last job asked for (remounted if the next one differs), the Landlock
     ruleset is built on it, and the interpreter already has the job's environment, ``sys.path`` and ``__main__``.
     """
-    import atexit  # noqa: F401  (imported now, used by _run_job)
+    # Imported now (exec mode's fresh interpreter has none of them), so the job's start only looks them up.
+    import atexit  # noqa: F401
     import linecache  # noqa: F401
-    import resource
+    import resource  # noqa: F401
     import threading  # noqa: F401
-    import traceback
+    import traceback  # noqa: F401
 
     prep = _Prepared()
-    prep.resource, prep.traceback = resource, traceback
     uid, gid = int(cfg["uid"]), int(cfg["gid"])
     if _JOB_MAIN is None:
         _linux.drop_bounding_set(int(cfg["last_cap"]))
@@ -277,10 +290,10 @@ def _confine(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) -> No
     """The job-dependent set-up, in an order where each step is still permitted."""
     disk = int(limits["disk_mb"])
     if disk != prep.disk_mb:
-        flags = _linux.MS_REMOUNT | _linux.MS_NOSUID | _linux.MS_NODEV
-        _linux.mount(None, BOX, None, flags, _box_options(disk))
+        flags, opts = _linux.MS_REMOUNT | _linux.MS_NOSUID | _linux.MS_NODEV, _box_options(disk)
+        _linux.mount(None, BOX, None, flags, opts)
         if cfg["tmp_binds"]:
-            _linux.mount(None, "/tmp", None, flags, _box_options(disk))
+            _linux.mount(None, "/tmp", None, flags, opts)
     uid, gid = int(cfg["uid"]), int(cfg["gid"])
     os.setgroups([])
     os.setresgid(gid, gid, gid)
@@ -311,8 +324,8 @@ def _run_job(prep: _Prepared, source: str, argv: list[str]) -> None:
     import atexit
     import linecache
     import threading
+    import traceback
 
-    traceback = prep.traceback
     sys.argv = ["<job>", *argv]
     rc = 0
     try:
@@ -386,10 +399,12 @@ def child_main(cfg: dict[str, Any]) -> None:
             os._exit(125)
         del files
         step = "setting limits"
-        _set_rlimits(cfg, prep, limits)
+        _set_rlimits(cfg, limits)
         step = "confining"
         _lock_down(cfg, prep)
-        own = prep.resource.getrusage(prep.resource.RUSAGE_SELF)
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
         _status("go", cpu_before=own.ru_utime + own.ru_stime, at=time.monotonic())
         os.closerange(_JOB_FD, 1 << 20)
     except BaseException as exc:
@@ -504,10 +519,11 @@ class _Server:
                 __import__(name)
         # Two stacked filters: everything but mount/umount2 goes on while the child waits (building a filter is
         # the dearest step of a lock-down); mount/umount2 alone at the job's start, once the scratch has its size.
-        late = ("mount", "umount2")
-        early = tuple(n for n in _linux.DENIED_SYSCALLS if n not in late)
-        seccomp_early = _linux.seccomp_filter(early) if cfg["seccomp"] else None
-        seccomp_late = _linux.seccomp_filter(late, arguments=False) if cfg["seccomp"] else None
+        seccomp_early = seccomp_late = None
+        if cfg["seccomp"]:
+            late = ("mount", "umount2")
+            seccomp_early = _linux.seccomp_filter(tuple(n for n in _linux.DENIED_SYSCALLS if n not in late))
+            seccomp_late = _linux.seccomp_filter(late, arguments=False)
         if self.mode == "exec":
             self._read_modules()
         # Leave the host: private mounts, no network, own ipc/uts; then a root holding only what Python needs.
@@ -535,7 +551,8 @@ class _Server:
         self.child_cg_fds = [self.cg_fds[n] for n in child_cg]
         self.child_cfg = {
             "uid": cfg["uid"], "gid": cfg["gid"], "last_cap": last_cap, "landlock_abi": cfg["landlock_abi"],
-            "seccomp_early": seccomp_early, "seccomp_late": seccomp_late, "sys_path": cfg["sys_path"], "python": cfg["python"], "cg": cg_targets,
+            "seccomp_early": seccomp_early, "seccomp_late": seccomp_late, "sys_path": cfg["sys_path"],
+            "python": cfg["python"], "cg": cg_targets,
             "proc": cfg["proc"], "ready": self.ready_target, "tmp_binds": _tmp_binds(cfg),
             "disk_mb": int(cfg["disk_mb"]), "cpus": cfg["cpus"],
         }  # fmt: skip
@@ -631,7 +648,6 @@ class _Server:
         import socket
 
         try:
-            _idle(True)
             # The parent is the host (CLONE_PARENT): the job dies with the engine.
             _linux.set_pdeathsig(signal.SIGKILL)
             high = [os.dup(fd) for fd in fds]
@@ -676,13 +692,7 @@ class _Server:
             del self.by_status[fd]
             child.status_fd = -1
             return
-        while len(data) >= 2:
-            (n,) = struct.unpack("<H", data[:2])
-            try:
-                rec = marshal.loads(data[2 : 2 + n])
-            except (ValueError, EOFError, TypeError):
-                rec = {"t": "garbled"}
-            data = data[2 + n :]
+        for rec in decode_records(data):
             if rec.get("t") == "taken":
                 child.taken = True
                 child.wall = float(rec.get("wall", 0.0))
