@@ -156,23 +156,28 @@ def test_foreign_tables_are_not_taken_over(db_url: str, raw_engine: sa.Engine) -
         assert conn.execute(sa.text("SELECT x FROM runs")).scalar() == 42
 
 
-def test_concurrent_first_opens_create_the_schema_once(db_url: str) -> None:
+def _open_all_at_once(url: str, openers: int) -> list[BaseException]:
+    """Open the archive at ``url`` from ``openers`` threads released together; the errors they raised."""
     errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(openers)
 
     def opener() -> None:
         try:
             barrier.wait()
-            open_archive(db_url).close()
-        except BaseException as exc:  # re-raised below
+            open_archive(url).close()
+        except BaseException as exc:  # returned to the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=opener) for _ in range(4)]
+    threads = [threading.Thread(target=opener) for _ in range(openers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    return errors
+
+
+def test_concurrent_first_opens_create_the_schema_once(db_url: str) -> None:
+    assert _open_all_at_once(db_url, 4) == []
     with closing(open_archive(db_url)) as archive:
         assert archive.runs() == []
 
@@ -209,22 +214,5 @@ def test_empty_file_becomes_an_archive(tmp_path: Path) -> None:
 def test_many_processes_racing_to_create_one_sqlite_file(tmp_path: Path) -> None:
     """Switching a new file to WAL answers "locked" at once instead of waiting; openers must wait it out."""
     for i in range(15):
-        url = f"sqlite:///{tmp_path}/race{i}.db"
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(6)
-
-        def opener(
-            url: str = url, errors: list[BaseException] = errors, barrier: threading.Barrier = barrier
-        ) -> None:
-            try:
-                barrier.wait()
-                open_archive(url).close()
-            except BaseException as exc:  # re-raised below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = _open_all_at_once(f"sqlite:///{tmp_path}/race{i}.db", 6)
         assert errors == [], errors
