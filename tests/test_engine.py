@@ -11,8 +11,9 @@ import pytest
 
 from godel.archive import open_archive
 from godel.candidate import Program, Status
-from godel.engine import Engine, Progress
+from godel.engine import Engine
 from godel.errors import EvaluationError
+from godel.progress import Progress
 from godel.propose import MutationProposer
 from godel.sandbox._subprocess import SubprocessSandbox
 from godel.select import make_selector

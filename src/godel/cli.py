@@ -22,9 +22,10 @@ from godel._cliutil import emit_json, pick_run
 from godel.archive import open_archive
 from godel.archive._base import Archive
 from godel.candidate import Candidate, Program, Status, unified_diff
-from godel.engine import Engine, Progress, RunSummary
+from godel.engine import Engine
 from godel.errors import ArchiveError, GodelError, UnknownCandidate
 from godel.parts import Parts, build_parts, storage_url
+from godel.progress import Progress, RunSummary
 from godel.redact import redact
 from godel.task import Task, load_task
 

@@ -18,7 +18,6 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 from godel.archive._base import Archive, CandidateRow, RunInfo
@@ -26,6 +25,7 @@ from godel.candidate import Candidate, Evaluation, Program, Proposal, Status, un
 from godel.errors import EvaluationError, GodelError, SandboxError
 from godel.executor import Executor, LocalExecutor
 from godel.guard._base import Guard, Verdict
+from godel.progress import Progress, RunSummary
 from godel.propose._base import ProposalContext, Proposer
 from godel.redact import redact, redact_obj
 from godel.sandbox._base import Sandbox
@@ -44,83 +44,6 @@ def iteration_rng(seed: int, iteration: int, purpose: str) -> random.Random:
     """A generator that depends only on the run seed, the iteration and what it is for."""
     digest = hashlib.sha256(f"{seed}:{iteration}:{purpose}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-@dataclass
-class Progress:
-    """What a progress display shows; updated after every finished candidate."""
-
-    run_id: int
-    run_name: str
-    iteration: int = 0
-    total: int = 0
-    done: int = 0
-    best_score: float | None = None
-    best_id: int | None = None
-    seed_score: float | None = None
-    proposals: int = 0
-    valid_proposals: int = 0
-    ok: int = 0
-    failed: int = 0
-    rejected: int = 0
-    awaiting: int = 0
-    evaluations: int = 0
-    infrastructure_errors: int = 0
-    tokens: int = 0
-    cost: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    last_reason: str | None = None
-
-    def offer_best(self, cand: Candidate) -> None:
-        """Make ``cand`` the best so far if it is an unflagged OK candidate scoring above the current best."""
-        if (
-            cand.status == Status.OK
-            and cand.score is not None
-            and not cand.flags
-            and (self.best_score is None or cand.score > self.best_score)
-        ):
-            self.best_score, self.best_id = cand.score, cand.id
-
-    @property
-    def valid_rate(self) -> float:
-        return self.valid_proposals / self.proposals if self.proposals else 0.0
-
-    @property
-    def evals_per_second(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.evaluations / elapsed if elapsed > 0 else 0.0
-
-
-@dataclass
-class RunSummary:
-    run_id: int
-    run_name: str
-    stopped: str  # why the loop stopped: "iterations" | "wall time" | "tokens" | "cost" | "interrupted"
-    progress: Progress
-    best: Candidate | None
-    seed: Candidate | None
-
-    def to_dict(self) -> dict[str, Any]:
-        p = self.progress
-        return {
-            "run_id": self.run_id,
-            "run_name": self.run_name,
-            "stopped": self.stopped,
-            "candidates": p.done,
-            "ok": p.ok,
-            "failed": p.failed,
-            "rejected": p.rejected,
-            "awaiting_approval": p.awaiting,
-            "infrastructure_errors": p.infrastructure_errors,
-            "valid_proposal_rate": round(p.valid_rate, 4),
-            "evaluations_per_second": round(p.evals_per_second, 3),
-            "tokens": p.tokens,
-            "cost": p.cost,
-            "seed_score": self.seed.score if self.seed else None,
-            "best_score": self.best.score if self.best else None,
-            "best_id": self.best.id if self.best else None,
-            "seconds": round(time.monotonic() - p.started, 3),
-        }
 
 
 class Engine:

@@ -24,8 +24,9 @@ from typing import Any
 
 from godel.archive._base import RunInfo
 from godel.candidate import Candidate, Status
-from godel.engine import Engine, Progress, RunSummary
+from godel.engine import Engine
 from godel.errors import ArchiveError, ArchiveUnavailable, EvaluationError, GodelError
+from godel.progress import Progress, RunSummary
 from godel.propose._base import ProposalContext
 from godel.select._base import Selector
 from godel.telemetry import span

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from godel.candidate import Program
-from godel.sandbox._config import SandboxConfig
+from godel.config import SandboxConfig
 from godel.task import Task, load_task
 from tests.helpers import write_task
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from godel.config import SandboxConfig
 from godel.errors import ConfigError
 from godel.executor._base import Executor
 from godel.executor._local import LocalExecutor
-from godel.sandbox._config import SandboxConfig
 from godel.task import Task
 
 __all__ = ["EXECUTORS", "make_executor"]

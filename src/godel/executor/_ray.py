@@ -47,11 +47,11 @@ from typing import Any
 import tenacity
 
 from godel.candidate import Candidate, Evaluation, Program, Proposal
+from godel.config import SandboxConfig
 from godel.errors import ConfigError, EvaluationError, GodelError, ProposalError, SandboxError
 from godel.evaluate import Evaluator
 from godel.propose._base import ProposalContext, Proposer
 from godel.sandbox._base import Sandbox
-from godel.sandbox._config import SandboxConfig
 from godel.task import Task
 
 __all__ = ["LocalRayCluster", "RayExecutor", "process_tree"]

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from godel.candidate import Candidate, Evaluation, Program, Proposal, Status
+from godel.config import CONFIG_NAMES, GuardConfig
 from godel.errors import GuardError
 from godel.guard._base import Decision, Verdict
-from godel.guard._config import GuardConfig
 from godel.guard._constitution import Allowance, LoadedConstitution, Rule, load_constitution
 from godel.guard._rules import CHECKS, Context, Finding, Protected, distinctive_constants
 from godel.guard._source import Source, parse_source
@@ -36,7 +36,7 @@ _MAX_HASHED_BYTES = 50_000_000
 _MAX_COPY_BYTES = 1_000_000
 _PARENT_CACHE = 256
 _STDLIB = frozenset(sys.stdlib_module_names)
-CONFIG_NAMES = ("godel.toml", "godel.yaml", "godel.yml")  # as godel.config, which imports this package
+
 _ALWAYS_PROTECTED = ("conftest.py", "godel.toml", "godel.yaml", "godel.yml", "constitution.yaml", "*.sig")
 
 

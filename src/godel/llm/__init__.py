@@ -6,36 +6,16 @@ cost caps, weighted or UCB model choice); see docs/llm.md.
 
 from __future__ import annotations
 
-from typing import Any
-
+from godel.config import LLMConfig, ModelConfig
 from godel.llm._base import LLM, Completion, Message
 from godel.llm._cache import ResponseCache, default_cache_dir
-from godel.llm._config import LLMConfig, ModelConfig
 from godel.llm._errors import EndpointError
 from godel.llm._factory import make_backend, make_llm
+from godel.llm._grammar import FULL_REWRITE_GRAMMAR, PlannedEdit, gbnf_literal, plan_edit
 from godel.llm._limits import Bandit, CircuitBreaker, RateLimiter
 from godel.llm._pool import ModelPool
-
-# godel.config imports godel.llm._config, so this package must not import godel.task / godel.config eagerly:
-# the grammar and prompt helpers (which do) are loaded on first use.
-_LAZY = {
-    "FULL_REWRITE_GRAMMAR": ("godel.llm._grammar", "FULL_REWRITE_GRAMMAR"),
-    "PlannedEdit": ("godel.llm._grammar", "PlannedEdit"),
-    "gbnf_literal": ("godel.llm._grammar", "gbnf_literal"),
-    "plan_edit": ("godel.llm._grammar", "plan_edit"),
-    "PROMPT_FIELDS": ("godel.llm._prompt", "FIELDS"),
-    "PromptBuilder": ("godel.llm._prompt", "PromptBuilder"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'godel.llm' has no attribute {name!r}")
-
+from godel.llm._prompt import FIELDS as PROMPT_FIELDS
+from godel.llm._prompt import PromptBuilder
 
 __all__ = [
     "FULL_REWRITE_GRAMMAR",

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from godel.config import ModelConfig
 from godel.llm._base import Completion, Message
-from godel.llm._config import ModelConfig
 from godel.llm._errors import EndpointError
 
 __all__ = ["EmbeddedLLM", "default_gguf"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from godel.config import LLMConfig, ModelConfig
 from godel.errors import LLMError
 from godel.llm._base import LLM
 from godel.llm._cache import ResponseCache, default_cache_dir
-from godel.llm._config import LLMConfig, ModelConfig
 from godel.llm._errors import EndpointError
 from godel.llm._pool import ModelPool
 

@@ -11,8 +11,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from godel.config import ModelConfig
 from godel.llm._base import Completion, Message
-from godel.llm._config import ModelConfig
 from godel.llm._errors import EndpointError
 
 __all__ = ["OPENAI_URL", "OpenAICompatibleLLM", "estimate_tokens", "retry_after_seconds"]

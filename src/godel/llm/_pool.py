@@ -19,10 +19,10 @@ from typing import Any
 
 import tenacity
 
+from godel.config import LLMConfig, ModelConfig
 from godel.errors import BudgetExhausted, LLMError
 from godel.llm._base import LLM, Completion, Message
 from godel.llm._cache import ResponseCache, cache_key
-from godel.llm._config import LLMConfig, ModelConfig
 from godel.llm._errors import EndpointError
 from godel.llm._limits import Bandit, CircuitBreaker, RateLimiter
 from godel.llm._openai import estimate_tokens

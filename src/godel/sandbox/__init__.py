@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
+from godel.config import SandboxConfig
 from godel.sandbox._base import RESULT_FD, Job, Limits, Sandbox, SandboxResult, Termination
 from godel.sandbox._call import CandidateCallError, call_candidate
-from godel.sandbox._config import SandboxConfig
 from godel.sandbox._doctor import LEVELS, MINIMUM_LEVEL, choose_backend, make_sandbox, probe
 from godel.sandbox._fabric import FabricSandbox
 from godel.sandbox._subprocess import SubprocessSandbox

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from godel.config import SandboxConfig
 from godel.errors import GodelError, SandboxError
 from godel.sandbox._base import Job, Limits, Sandbox
-from godel.sandbox._config import SandboxConfig
 
 __all__ = ["BACKENDS", "bench", "format_table"]
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
+from godel.config import SandboxConfig
 from godel.errors import GodelError
 from godel.sandbox._base import Job, Limits
-from godel.sandbox._config import SandboxConfig
 
 __all__ = ["register"]
 

@@ -24,8 +24,8 @@ from godel.errors import SandboxError
 from godel.sandbox import _cgroup, _linux
 
 if TYPE_CHECKING:
+    from godel.config import SandboxConfig
     from godel.sandbox._base import Sandbox
-    from godel.sandbox._config import SandboxConfig
 
 __all__ = ["LEVELS", "MINIMUM_LEVEL", "choose_backend", "make_sandbox", "probe"]
 

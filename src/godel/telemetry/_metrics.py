@@ -27,7 +27,7 @@ from godel.telemetry._errors import ServeError, TelemetryError
 
 if TYPE_CHECKING:
     from godel.archive._base import Archive
-    from godel.engine import Progress
+    from godel.progress import Progress
 
 __all__ = [
     "CONTENT_TYPE_LATEST",

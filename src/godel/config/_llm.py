@@ -1,10 +1,12 @@
+"""``[llm]`` and ``[[llm.models]]``: which models propose, and how they are called."""
+
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from godel._model import Strict
+from godel.config._model import Strict
 
 __all__ = ["LLMConfig", "ModelConfig"]
 

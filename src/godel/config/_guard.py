@@ -1,10 +1,12 @@
+"""``[guard]``: the constitution, the static checks and the hacking detectors."""
+
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import Field
 
-from godel._model import Strict
+from godel.config._model import Strict
 
 __all__ = ["GuardConfig"]
 

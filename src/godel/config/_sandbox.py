@@ -1,10 +1,12 @@
+"""``[sandbox]``: which backend runs candidates, and its limits."""
+
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import Field
 
-from godel._model import Strict
+from godel.config._model import Strict
 
 __all__ = ["SandboxConfig"]
 

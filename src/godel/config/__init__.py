@@ -1,0 +1,45 @@
+"""Typed, validated configuration: the models of every ``godel.toml`` section, and loading them.
+
+A leaf package: it imports nothing of godel's but :mod:`godel.errors`, so every other package can depend on it.
+Read from the task's ``godel.toml`` (or ``godel.yaml``), then overridden by the command line; unknown keys and bad
+values fail at start with a message that names the field and the fix (:func:`load_config`).
+"""
+
+from godel.config._guard import GuardConfig
+from godel.config._llm import LLMConfig, ModelConfig
+from godel.config._load import (
+    CONFIG_NAMES,
+    apply_overrides,
+    find_config_file,
+    load_config,
+    reference_markdown,
+)
+from godel.config._model import Strict
+from godel.config._run import (
+    Config,
+    EvaluatorConfig,
+    ProposerConfig,
+    RunConfig,
+    SelectorConfig,
+    TaskConfig,
+)
+from godel.config._sandbox import SandboxConfig
+
+__all__ = [
+    "CONFIG_NAMES",
+    "Config",
+    "EvaluatorConfig",
+    "GuardConfig",
+    "LLMConfig",
+    "ModelConfig",
+    "ProposerConfig",
+    "RunConfig",
+    "SandboxConfig",
+    "SelectorConfig",
+    "Strict",
+    "TaskConfig",
+    "apply_overrides",
+    "find_config_file",
+    "load_config",
+    "reference_markdown",
+]
