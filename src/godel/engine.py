@@ -26,7 +26,7 @@ from godel.errors import EvaluationError, GodelError, SandboxError
 from godel.executor import Executor, LocalExecutor
 from godel.guard._base import Guard, Verdict
 from godel.progress import Progress, RunSummary
-from godel.propose._base import ProposalContext, Proposer
+from godel.propose._base import Outcome, ProposalContext, Proposer
 from godel.redact import redact, redact_obj
 from godel.sandbox._base import Sandbox
 from godel.select._base import Selector
@@ -265,7 +265,7 @@ class Engine:
             return "tokens"
         if cfg.max_cost is not None and progress.cost >= cfg.max_cost:
             return "cost"
-        if getattr(self.proposer, "exhausted", False):
+        if self.proposer.exhausted:
             return "cost"  # every proposer's budget is spent (an LLM past its cost or token cap)
         return None
 
@@ -437,7 +437,7 @@ class Engine:
             with self._propose_slots, span("propose", iteration=iteration, parent=parent_id):
                 proposal = self.proposer.propose(ctx, iteration_rng(self.seed, iteration, "propose"))
         except GodelError as exc:
-            proposal = Proposal(program=None, proposer=getattr(self.proposer, "name", "?"), error=str(exc))
+            proposal = Proposal(program=None, proposer=self.proposer.name, error=str(exc))
         propose_s = time.monotonic() - t0
         return self._admit(run_id, iteration, parent, proposal, propose_s, digests)
 
@@ -524,9 +524,8 @@ class Engine:
         return flags
 
     def _report(self, cand: Candidate) -> None:
-        """Tell a model-choosing proposer (UCB bandit) how much this model's candidate improved on its parent."""
-        hook = getattr(self.proposer, "report", None)
-        if hook is None or cand.model is None or cand.parent_id is None:
+        """Tell the proposer how its candidate fared (a model bandit learns which model improves on parents)."""
+        if cand.parent_id is None:
             return
         parent = self._get(cand.parent_id)
         gain = 0.0
@@ -537,7 +536,7 @@ class Engine:
             and not cand.flags
         ):
             gain = max(0.0, cand.score - parent.score)
-        hook(cand.model, gain, cand.cost)
+        self.proposer.report(Outcome(cand.proposer, cand.model, cand.status, gain, cand.cost))
 
     def _evaluate_with(self, program: Program, evaluator_file: str) -> Evaluation:
         return self.executor.evaluate(program, evaluator_file=evaluator_file, label="hold-out")

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from godel.candidate import Status
 from godel.config import ProposerConfig
 from godel.llm import LLMConfig, ModelConfig, make_llm
 from godel.llm._fakeserver import FakeChatServer
+from godel.propose import Outcome
 from godel.propose._llm import LLMProposer
 from godel.task import load_task
 from tests.helpers import EXAMPLES
@@ -106,7 +108,7 @@ def test_budget_exhaustion_is_flagged(good_server: FakeChatServer) -> None:
 
 def test_report_reaches_the_bandit(good_server: FakeChatServer) -> None:
     prop = remote_proposer(good_server.url)
-    prop.report("openai:fake-model", 0.5, 0.01)
+    prop.report(Outcome("llm", "openai:fake-model", Status.OK, 0.5, 0.01))
     assert prop.llm.stats()["bandit"]["openai:fake-model"]["pulls"] == 1  # type: ignore[attr-defined]
 
 

@@ -6,7 +6,7 @@ import random
 from typing import Any, Protocol, runtime_checkable
 
 from godel.candidate import Evaluation, Program, Proposal
-from godel.propose._base import ProposalContext
+from godel.propose._base import ProposalContext, Proposer
 
 __all__ = ["Executor", "RemoteProposer"]
 
@@ -24,7 +24,7 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class RemoteProposer:
+class RemoteProposer(Proposer):
     """A :class:`~godel.propose.Proposer` that runs the task's own proposer on an executor's workers (Ray)."""
 
     def __init__(self, executor: Any, name: str) -> None:

@@ -11,13 +11,14 @@ from godel.propose._apply import (
     parse_full_rewrite,
     parse_search_replace,
 )
-from godel.propose._base import ProposalContext, Proposer
+from godel.propose._base import Outcome, ProposalContext, Proposer
 from godel.propose._mix import MixProposer
 from godel.propose._mutate import MutationProposer
 
 __all__ = [
     "MixProposer",
     "MutationProposer",
+    "Outcome",
     "ProposalContext",
     "Proposer",
     "SearchReplace",

@@ -39,7 +39,7 @@ from godel.propose._apply import (
     parse_full_rewrite,
     parse_search_replace,
 )
-from godel.propose._base import ProposalContext
+from godel.propose._base import Outcome, ProposalContext, Proposer
 from godel.task import Task
 
 __all__ = ["LLMProposer"]
@@ -74,7 +74,7 @@ def _prompt_text(messages: list[Message]) -> str:
     return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
 
 
-class LLMProposer:
+class LLMProposer(Proposer):
     """A :class:`~godel.propose.Proposer` backed by an :class:`~godel.llm.LLM` (usually a ``ModelPool``)."""
 
     name = "llm"
@@ -97,11 +97,13 @@ class LLMProposer:
         """True once the model pool's cost or token cap leaves room for no further call."""
         return bool(getattr(self.llm, "exhausted", False))
 
-    def report(self, model: str, improvement: float, cost: float) -> None:
+    def report(self, outcome: Outcome) -> None:
         """Forwarded to the pool's bandit: see :meth:`godel.llm.ModelPool.report`."""
+        if outcome.model is None:
+            return
         hook = getattr(self.llm, "report", None)
         if callable(hook):
-            hook(model, improvement, cost)
+            hook(outcome.model, outcome.improvement, outcome.cost)
 
     def _call(
         self,

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from godel.candidate import Proposal
 from godel.errors import ConfigError
-from godel.propose._base import ProposalContext, Proposer
+from godel.propose._base import Outcome, ProposalContext, Proposer
 
 __all__ = ["MixProposer"]
 
 
-class MixProposer:
+class MixProposer(Proposer):
     """Draws one proposer per proposal with probability proportional to its weight, using the run's ``rng``.
 
     There is deliberately no fallback to another proposer when the chosen one fails: its failed proposal is
@@ -25,7 +25,7 @@ class MixProposer:
 
     def __init__(self, proposers: Sequence[tuple[Proposer, float]]) -> None:
         entries = [(p, float(w)) for p, w in proposers if w != 0]
-        bad = [f"{getattr(p, 'name', p)}={w}" for p, w in entries if not w > 0]
+        bad = [f"{p.name}={w}" for p, w in entries if not w > 0]
         if bad:
             raise ConfigError(f"proposer weights must be positive, got {', '.join(bad)}")
         if not entries:
@@ -39,7 +39,7 @@ class MixProposer:
     def choose(self, rng: random.Random) -> Proposer:
         # A proposer whose budget is spent (an LLM past its cost cap) drops out of the draw; the rng still
         # consumes one number so the rest of the sequence stays reproducible.
-        live = [(p, w) for p, w in self.proposers if not getattr(p, "exhausted", False)] or self.proposers
+        live = [(p, w) for p, w in self.proposers if not p.exhausted] or self.proposers
         x = rng.random() * sum(w for _, w in live)
         for proposer, weight in live:
             x -= weight
@@ -49,13 +49,14 @@ class MixProposer:
 
     @property
     def exhausted(self) -> bool:
-        return all(getattr(p, "exhausted", False) for p, _ in self.proposers)
+        return all(p.exhausted for p, _ in self.proposers)
 
-    def report(self, model: str, improvement: float, cost: float) -> None:
+    def report(self, outcome: Outcome) -> None:
+        # The outcome goes to the member that made the proposal (its name is on the proposal), so a member's
+        # model bandit only learns from its own proposals.
         for p, _ in self.proposers:
-            hook = getattr(p, "report", None)
-            if hook is not None:
-                hook(model, improvement, cost)
+            if p.name == outcome.proposer:
+                p.report(outcome)
 
     def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
         return self.choose(rng).propose(ctx, rng)

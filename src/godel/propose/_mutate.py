@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from godel._syntax import parse_expression, parse_python, syntax_error
 from godel.candidate import Program, Proposal
 from godel.config import ProposerConfig
-from godel.propose._base import ProposalContext
+from godel.propose._base import ProposalContext, Proposer
 from godel.task import Region
 
 __all__ = ["MutationProposer"]
@@ -288,7 +288,7 @@ def _pick(sites: Sequence[_Site], count: int, rng: random.Random) -> list[_Site]
     return chosen
 
 
-class MutationProposer:
+class MutationProposer(Proposer):
     """Proposes a child by applying 1 to ``mutations_per_proposal`` local mutations (uniformly many) to the parent.
 
     Only code inside the task's evolvable regions changes; the result always parses. When the parent has no
