@@ -14,7 +14,7 @@ from godel.candidate import Program, Status
 from godel.engine import Engine
 from godel.errors import EvaluationError
 from godel.progress import Progress
-from godel.propose import MutationProposer
+from godel.propose import MutationProposer, Proposer
 from godel.sandbox._subprocess import SubprocessSandbox
 from godel.select import make_selector
 from godel.task import Task, load_task
@@ -155,7 +155,7 @@ def test_try_programs_goes_through_the_pipeline(tmp_path: Path) -> None:
     )
 
 
-class _WritesOnce:
+class _WritesOnce(Proposer):
     """Proposes, at iteration 1, a program that writes a file (the default constitution wants a human for that);
     mutations otherwise."""
 

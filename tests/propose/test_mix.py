@@ -23,7 +23,7 @@ from tests.propose.support import context, file_task
 TASK = file_task("def g(x):\n    return x * 0.5 + 1\n")
 
 
-class CannedReplyProposer:
+class CannedReplyProposer(Proposer):
     """Stands in for an LLM proposer: a fixed model reply pushed through the real parser and applier."""
 
     name = "llm"
