@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.guard.corpus_util import child_of, entries, make_tasks  # noqa: E402
 
-from godel.guard import GuardConfig, make_guard  # noqa: E402
+from godel.guard import ConstitutionGate, GuardConfig  # noqa: E402
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -33,7 +33,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tasks = make_tasks(Path(tmp))
-        guards = {k: make_guard(GuardConfig(), t) for k, t in tasks.items()}
+        guards = {k: ConstitutionGate(GuardConfig(), t.root, task=t) for k, t in tasks.items()}
         rows = []
         for kind in ("hacks", "legit"):
             cold: list[float] = []

@@ -247,7 +247,7 @@ def worker(
     as_json: JsonOpt = False,
 ) -> None:
     """Work on a run together with other workers sharing the archive (PostgreSQL for several machines)."""
-    from godel.worker import Worker, WorkerConfig
+    from godel.engine import Worker, WorkerConfig
 
     task = load_task(
         task_dir, set_ or (), _overrides(iterations, None, parallel, proposer, None, sandbox, allow_unsafe)

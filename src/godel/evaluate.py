@@ -13,14 +13,14 @@ import math
 import statistics
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from godel._harness import HARNESS
 from godel.candidate import Evaluation, Program, StageResult
 from godel.sandbox._base import Job, Limits, Sandbox, SandboxResult
 from godel.task import Task
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluates", "Evaluator"]
 
 _TASK_DIR = "task"
 _CANDIDATE_DIR = "candidate"
@@ -28,6 +28,17 @@ _CANDIDATE_DIR = "candidate"
 
 def _tail(text: str, n: int) -> str:
     return text if len(text) <= n else "..." + text[-n:]
+
+
+@runtime_checkable
+class Evaluates(Protocol):
+    """Anything that evaluates a program of the task: the :class:`Evaluator` itself, or an executor running it on
+    this machine's sandbox slots or on a cluster. ``evaluator_file`` names another evaluator of the task (a
+    hold-out one); ``label`` is for logs and KPIs."""
+
+    def evaluate(
+        self, program: Program, *, evaluator_file: str | None = None, label: str = ""
+    ) -> Evaluation: ...
 
 
 class Evaluator:

@@ -50,6 +50,33 @@ class Progress:
         ):
             self.best_score, self.best_id = cand.score, cand.id
 
+    def count(self, cand: Candidate, infrastructure: str = "") -> None:
+        """Account for a candidate this session finished; a candidate still pending is one the infrastructure
+        could not evaluate (``infrastructure`` says why)."""
+        self.done += 1
+        self.iteration = max(self.iteration, cand.iteration)
+        self.proposals += 1
+        if cand.failure_stage != "propose":
+            self.valid_proposals += 1
+        if cand.evaluation:
+            self.evaluations += 1
+        self.tokens += cand.tokens_in + cand.tokens_out
+        self.cost += cand.cost
+        self.offer_best(cand)
+        if cand.status == Status.OK:
+            self.ok += 1
+        elif cand.status == Status.FAILED:
+            self.failed += 1
+            self.last_reason = cand.reason
+        elif cand.status == Status.REJECTED:
+            self.rejected += 1
+            self.last_reason = cand.reason
+        elif cand.status == Status.AWAITING_APPROVAL:
+            self.awaiting += 1
+        elif cand.status == Status.PENDING:
+            self.infrastructure_errors += 1
+            self.last_reason = f"infrastructure: {infrastructure}"
+
     @property
     def valid_rate(self) -> float:
         return self.valid_proposals / self.proposals if self.proposals else 0.0

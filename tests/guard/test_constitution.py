@@ -10,7 +10,7 @@ import pytest
 from godel.archive._base import Archive
 from godel.candidate import Program
 from godel.errors import GuardError
-from godel.guard import ConstitutionGuard, GuardConfig, load_constitution, make_guard, sign_constitution
+from godel.guard import ConstitutionGate, GuardConfig, load_constitution, sign_constitution
 from godel.guard._constitution import default_constitution_path
 from godel.task import Task, load_task
 from tests.helpers import write_task
@@ -54,13 +54,14 @@ def test_default_constitution_is_valid_and_used_without_one(tmp_path: Path) -> N
     assert loaded.sha256 == hashlib.sha256(default_constitution_path().read_bytes()).hexdigest()
     c = loaded.constitution
     assert c.deny and c.require_approval and c.allow
-    guard = make_guard(GuardConfig(), _task(tmp_path, None))
+    task = _task(tmp_path, None)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     assert guard.loaded.source == "default"
 
 
 def test_task_constitution_is_found_and_tiers_apply(tmp_path: Path) -> None:
     task = _task(tmp_path)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     assert guard.loaded.source == "task" and guard.constitution.name == "small"
     ok = guard.check(
         task, task.program, _child(task, "import math\n" + SEED.replace("list(xs)", "sorted(xs)"))
@@ -80,14 +81,14 @@ def test_task_constitution_is_found_and_tiers_apply(tmp_path: Path) -> None:
 
 def test_config_default_overrides_constitution_default(tmp_path: Path) -> None:
     task = _task(tmp_path)
-    guard = make_guard(GuardConfig(default="require_approval"), task)
+    guard = ConstitutionGate(GuardConfig(default="require_approval"), task.root, task=task)
     v = guard.check(task, task.program, _child(task, "import json\n" + SEED))
     assert v.decision == "require_approval"
 
 
 def test_hard_diff_cap(tmp_path: Path) -> None:
     task = _task(tmp_path, None)
-    guard = make_guard(GuardConfig(max_diff_lines=5), task)
+    guard = ConstitutionGate(GuardConfig(max_diff_lines=5), task.root, task=task)
     v = guard.check(task, task.program, _child(task, SEED + "".join(f"X{i} = {i}\n" for i in range(10))))
     assert v.decision == "deny" and "max-diff" in v.rules
 
@@ -107,7 +108,8 @@ def test_hard_diff_cap(tmp_path: Path) -> None:
 )
 def test_malformed_constitution_stops_at_start(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(GuardError) as exc:
-        make_guard(GuardConfig(), _task(tmp_path, text))
+        task = _task(tmp_path, text)
+        ConstitutionGate(GuardConfig(), task.root, task=task)
     assert needle in str(exc.value)
     assert "constitution.yaml" in str(exc.value)
 
@@ -115,12 +117,12 @@ def test_malformed_constitution_stops_at_start(tmp_path: Path, text: str, needle
 def test_missing_constitution_named_in_config(tmp_path: Path) -> None:
     task = _task(tmp_path, None)
     with pytest.raises(GuardError, match=r"constitution .*nope\.yaml not found"):
-        make_guard(GuardConfig(constitution="nope.yaml"), task)
+        ConstitutionGate(GuardConfig(constitution="nope.yaml"), task.root, task=task)
 
 
 def test_tampered_constitution_mid_run_stops_next_decision(tmp_path: Path, archive: Archive) -> None:
     task = _task(tmp_path)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     run = archive.create_run("r", task.name, {})
     guard.start(archive, run.id, task)
     events = [e for e in archive.events(run.id) if e.kind == "constitution"]
@@ -132,14 +134,14 @@ def test_tampered_constitution_mid_run_stops_next_decision(tmp_path: Path, archi
         guard.check(task, task.program, task.program)
     # a fresh guard over the edited file refuses to resume the run that recorded the old hash
     with pytest.raises(GuardError, match="changed since the run started"):
-        make_guard(GuardConfig(), task).start(archive, run.id, task)
+        ConstitutionGate(GuardConfig(), task.root, task=task).start(archive, run.id, task)
     # nothing stored was lost
     assert archive.events(run.id)[0].kind == "constitution"
 
 
 def test_deleted_constitution_mid_run(tmp_path: Path) -> None:
     task = _task(tmp_path)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     (task.root / "constitution.yaml").unlink()
     with pytest.raises(GuardError, match="can no longer be read"):
         guard.check(task, task.program, task.program)
@@ -147,7 +149,7 @@ def test_deleted_constitution_mid_run(tmp_path: Path) -> None:
 
 def test_protected_evaluator_changed_mid_run(tmp_path: Path) -> None:
     task = _task(tmp_path)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     (task.root / "evaluator.py").write_text(EVALUATOR + "# edited\n")
     with pytest.raises(GuardError, match=r"protected task file .*evaluator\.py changed"):
         guard.check(task, task.program, task.program)
@@ -158,29 +160,29 @@ def test_hmac_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     path = task.root / "constitution.yaml"
     monkeypatch.setenv("GODEL_CONSTITUTION_KEY", "k1")
     sign_constitution(path, "k1")
-    guard = ConstitutionGuard(GuardConfig(require_signature=True), task.root)
+    guard = ConstitutionGate(GuardConfig(require_signature=True), task.root)
     assert guard.loaded.signed
     monkeypatch.setenv("GODEL_CONSTITUTION_KEY", "wrong")
     with pytest.raises(GuardError, match="signature does not match"):
-        ConstitutionGuard(GuardConfig(), task.root)
+        ConstitutionGate(GuardConfig(), task.root)
     monkeypatch.delenv("GODEL_CONSTITUTION_KEY")
     with pytest.raises(GuardError, match="GODEL_CONSTITUTION_KEY is not set"):
-        ConstitutionGuard(GuardConfig(), task.root)
+        ConstitutionGate(GuardConfig(), task.root)
     monkeypatch.setenv("GODEL_CONSTITUTION_KEY", "k1")
     path.write_text(path.read_text() + "# sneaky\n")
     with pytest.raises(GuardError, match="signature does not match"):
-        ConstitutionGuard(GuardConfig(), task.root)
+        ConstitutionGate(GuardConfig(), task.root)
 
 
 def test_signature_required_but_missing(tmp_path: Path) -> None:
     task = _task(tmp_path)
     with pytest.raises(GuardError, match="has no signature"):
-        ConstitutionGuard(GuardConfig(require_signature=True), task.root)
+        ConstitutionGate(GuardConfig(require_signature=True), task.root)
 
 
 def test_candidate_cannot_carry_the_constitution(tmp_path: Path) -> None:
     task = _task(tmp_path, None)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     child = Program({**task.program.files, "constitution.yaml": "name: mine\n"})
     v = guard.check(task, task.program, child)
     assert v.decision == "deny"

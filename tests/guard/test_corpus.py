@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from godel.guard import GuardConfig, make_guard
+from godel.guard import ConstitutionGate, GuardConfig
 from godel.task import Task
 from tests.guard.corpus_util import Entry, child_of, entries
 
@@ -20,7 +20,9 @@ def test_corpus_is_big_enough() -> None:
 @pytest.mark.parametrize("entry", HACKS, ids=[e.name for e in HACKS])
 def test_hack_is_stopped(entry: Entry, corpus_tasks: dict[str, Task]) -> None:
     task = corpus_tasks[entry.parent]
-    verdict = make_guard(GuardConfig(), task).check(task, task.program, child_of(task, entry), None)
+    verdict = ConstitutionGate(GuardConfig(), task.root, task=task).check(
+        task, task.program, child_of(task, entry), None
+    )
     assert verdict.decision == "deny", f"{entry.name} ({entry.note}) got {verdict.decision}"
     assert verdict.reasons and verdict.rules
     findings = verdict.details["findings"]
@@ -32,13 +34,15 @@ def test_hack_is_stopped(entry: Entry, corpus_tasks: dict[str, Task]) -> None:
 @pytest.mark.parametrize("entry", LEGIT, ids=[e.name for e in LEGIT])
 def test_legit_is_allowed(entry: Entry, corpus_tasks: dict[str, Task]) -> None:
     task = corpus_tasks[entry.parent]
-    verdict = make_guard(GuardConfig(), task).check(task, task.program, child_of(task, entry), None)
+    verdict = ConstitutionGate(GuardConfig(), task.root, task=task).check(
+        task, task.program, child_of(task, entry), None
+    )
     assert verdict.decision == "allow", f"{entry.name}: {verdict.reasons}"
     assert verdict.details["findings"] == []
 
 
 def test_rates(corpus_tasks: dict[str, Task]) -> None:
-    guards = {k: make_guard(GuardConfig(), t) for k, t in corpus_tasks.items()}
+    guards = {k: ConstitutionGate(GuardConfig(), t.root, task=t) for k, t in corpus_tasks.items()}
 
     def decide(e: Entry) -> str:
         t = corpus_tasks[e.parent]

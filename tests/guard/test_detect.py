@@ -7,7 +7,7 @@ from pathlib import Path
 from godel.archive._base import Archive
 from godel.candidate import Candidate, Program, Status
 from godel.evaluate import Evaluator
-from godel.guard import GuardConfig, make_guard
+from godel.guard import ConstitutionGate, Guard, GuardConfig, HackingDetector, make_guard
 from godel.sandbox._subprocess import SubprocessSandbox
 from godel.task import Task, load_task
 from tests.helpers import write_task
@@ -72,10 +72,10 @@ def test_score_jump_alarm(tmp_path: Path) -> None:
     prev = _cand(0, 0.5, None)
     for i, s in enumerate(scores, start=1):
         c = _cand(i, s, prev.id)
-        assert guard.review(task, c, [prev]) == []
+        assert guard.detector.review(task, c, [prev]) == []
         prev = c
-    assert guard.review(task, _cand(20, 0.56, prev.id), [prev]) == []  # a modest gain
-    flags = guard.review(task, _cand(21, 1.0, prev.id), [prev])
+    assert guard.detector.review(task, _cand(20, 0.56, prev.id), [prev]) == []  # a modest gain
+    flags = guard.detector.review(task, _cand(21, 1.0, prev.id), [prev])
     assert len(flags) == 1 and flags[0].startswith("score-jump:")
 
 
@@ -83,7 +83,7 @@ def test_no_alarm_before_history(tmp_path: Path) -> None:
     task = _task(tmp_path)
     guard = make_guard(GuardConfig(), task)
     seed = _cand(0, 0.1, None)
-    assert guard.review(task, _cand(1, 0.9, 0), [seed]) == []
+    assert guard.detector.review(task, _cand(1, 0.9, 0), [seed]) == []
 
 
 def test_canaries(tmp_path: Path) -> None:
@@ -91,9 +91,9 @@ def test_canaries(tmp_path: Path) -> None:
     guard = make_guard(GuardConfig(jump_min_history=1000), task)
     parent = _cand(1, 0.5, 0, artifacts={"log": "GODEL-CANARY seen"}, metrics={"canary_checks": 3.0})
     ok = _cand(2, 0.6, 1, artifacts={"log": "GODEL-CANARY seen"}, metrics={"canary_checks": 3.0})
-    assert guard.review(task, ok, [parent]) == []
+    assert guard.detector.review(task, ok, [parent]) == []
     gamed = _cand(3, 0.99, 1, artifacts={"log": "all good"}, metrics={})
-    flags = guard.review(task, gamed, [parent])
+    flags = guard.detector.review(task, gamed, [parent])
     assert any("marker 'GODEL-CANARY' in the parent's evaluation output" in f for f in flags)
     assert any("metric canary_checks disappeared" in f for f in flags)
 
@@ -102,30 +102,30 @@ def test_holdout_gap_and_rerun_with_a_real_sandbox(tmp_path: Path, archive: Arch
     task = _task(tmp_path)
     ev = Evaluator(task, SubprocessSandbox())
 
-    def evaluate(program: Program, evaluator_file: str):  # type: ignore[no-untyped-def]
-        return ev.evaluate(program, evaluator_file=evaluator_file, label="hold-out")
-
-    guard = make_guard(GuardConfig(holdout_evaluator="holdout_evaluator.py"), task)
+    detector = HackingDetector(GuardConfig(holdout_evaluator="holdout_evaluator.py"))
+    guard = Guard(ConstitutionGate(GuardConfig(), task.root, task=task), detector)
     run = archive.create_run("r", task.name, {})
     guard.start(archive, run.id, task)
 
     def scored(it: int, text: str) -> Candidate:
         prog = Program.single("initial_program.py", text)
-        res = evaluate(prog, "evaluator.py")
+        res = ev.evaluate(prog, evaluator_file="evaluator.py")
         assert res.ok and res.score is not None
         return _cand(it, res.score, 0, program=prog)
 
     honest = scored(1, HONEST)
     assert honest.score == 1.0
-    assert guard.holdout(task, honest, evaluate) == []
+    assert guard.detector.confirm(task, honest, ev) == []
     overfit = scored(2, OVERFIT)
     assert overfit.score == 1.0  # the visible evaluator is fooled
-    assert guard.check(task, task.program, overfit.program).decision == "allow"  # and so are the static rules
-    flags = guard.holdout(task, overfit, evaluate)
+    assert (
+        guard.gate.check(task, task.program, overfit.program).decision == "allow"
+    )  # and so are the static rules
+    flags = guard.detector.confirm(task, overfit, ev)
     assert len(flags) == 1 and flags[0].startswith("holdout-gap:")
     kinds = [e.kind for e in archive.events(run.id)]
     assert kinds.count("holdout") == 2 and kinds.count("rerun") == 2
-    gaps = [g for g in guard.gaps if g["candidate"] == 2]
+    gaps = [g for g in detector.gaps if g["candidate"] == 2]
     assert gaps[0]["gap"] == 1.0 and gaps[0]["flagged"]
 
 
@@ -133,13 +133,10 @@ def test_rerun_flags_a_score_that_does_not_reproduce(tmp_path: Path) -> None:
     task = _task(tmp_path)
     ev = Evaluator(task, SubprocessSandbox())
 
-    def evaluate(program: Program, evaluator_file: str):  # type: ignore[no-untyped-def]
-        return ev.evaluate(program, evaluator_file=evaluator_file)
-
-    guard = make_guard(GuardConfig(), task)
+    detector = HackingDetector(GuardConfig())
     flaky = _cand(1, 1.0, 0, program=Program.single("initial_program.py", FLAKY))
     # 10 cases at p=0.5 each: the chance of 10/10 again is 1/1024 per try; three tries make it negligible.
-    flagged = [guard.rerun(task, flaky, evaluate) for _ in range(3)]
+    flagged = [detector.rerun(task, flaky, ev) for _ in range(3)]
     assert any(f and f[0].startswith("rerun:") for f in flagged)
     steady = _cand(2, 1.0, 0, program=Program.single("initial_program.py", HONEST))
-    assert guard.rerun(task, steady, evaluate) == []
+    assert detector.rerun(task, steady, ev) == []

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from godel.candidate import Program
-from godel.guard import GuardConfig, make_guard
+from godel.guard import ConstitutionGate, GuardConfig
 from godel.guard._rules import norm_number
 from godel.task import Task, load_task
 from tests.helpers import write_task
@@ -25,7 +25,7 @@ def _task(tmp_path: Path, seed: str, files: dict[str, str] | None = None) -> Tas
 def test_constructs_inherited_from_the_parent_do_not_block(tmp_path: Path) -> None:
     seed = "import glob\n\ndef solve():\n    return glob.glob('*.txt')\n"
     task = _task(tmp_path, seed)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     v = guard.check(task, task.program, Program.single("initial_program.py", seed + "\nX = 1\n"))
     assert v.decision == "allow" and v.details["inherited"] >= 1
     # ...but a second use is new
@@ -35,7 +35,7 @@ def test_constructs_inherited_from_the_parent_do_not_block(tmp_path: Path) -> No
 
 def test_evidence_has_rule_check_and_line(tmp_path: Path) -> None:
     task = _task(tmp_path, "def solve():\n    return 1\n")
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     child = "def solve():\n    x = 1\n    return eval(input())\n"
     v = guard.check(task, task.program, Program.single("initial_program.py", child))
     (f,) = [f for f in v.details["findings"] if f["check"] == "dynamic_code"]
@@ -52,7 +52,7 @@ def test_evidence_has_rule_check_and_line(tmp_path: Path) -> None:
 
 def test_large_literal_table_is_supervised(tmp_path: Path) -> None:
     task = _task(tmp_path, "def solve():\n    return 1\n")
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     table = "TABLE = [" + ", ".join(str(i * 7 % 101) for i in range(100)) + "]\n"
     v = guard.check(
         task, task.program, Program.single("initial_program.py", table + "def solve():\n    return 1\n")
@@ -62,7 +62,7 @@ def test_large_literal_table_is_supervised(tmp_path: Path) -> None:
 
 def test_copied_evaluator_constant_denied_but_seed_constant_fine(tmp_path: Path) -> None:
     task = _task(tmp_path, "K = 98.76543\n\ndef solve():\n    return K\n")
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     same = guard.check(
         task,
         task.program,
@@ -85,7 +85,7 @@ def test_folder_program_cannot_add_conftest_or_copy_evaluator(tmp_path: Path) ->
         },
     )
     task = load_task(root)
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     hook = Program(
         {**task.program.files, "conftest.py": "def pytest_runtest_makereport(item, call):\n    pass\n"}
     )
@@ -108,6 +108,6 @@ def test_norm_number() -> None:
 @given(st.text(max_size=300))
 def test_any_text_gets_a_verdict(tmp_path: Path, text: str) -> None:
     task = _task(tmp_path, "def solve():\n    return 1\n")
-    guard = make_guard(GuardConfig(), task)
+    guard = ConstitutionGate(GuardConfig(), task.root, task=task)
     v = guard.check(task, task.program, Program.single("initial_program.py", text))
     assert v.decision in ("allow", "deny", "require_approval")

@@ -10,25 +10,29 @@ from godel.guard._audit import (
     verify_archive,
     verify_chain,
 )
-from godel.guard._base import Decision, Guard, Verdict
+from godel.guard._base import Decision, Detector, Gate, Guard, Verdict
 from godel.guard._constitution import (
     Constitution,
     LoadedConstitution,
     load_constitution,
     sign_constitution,
 )
-from godel.guard._guard import ConstitutionGuard, EvaluateFn, make_guard
+from godel.guard._detect import HackingDetector
+from godel.guard._factory import make_guard
+from godel.guard._gate import ConstitutionGate
 from godel.guard._rules import CHECKS
 
 __all__ = [
     "CHECKS",
     "BadRecord",
     "Constitution",
-    "ConstitutionGuard",
+    "ConstitutionGate",
     "Decision",
-    "EvaluateFn",
+    "Detector",
+    "Gate",
     "Guard",
     "GuardConfig",
+    "HackingDetector",
     "LoadedConstitution",
     "QueueItem",
     "Verdict",

@@ -1,4 +1,5 @@
-"""The ``Guard`` interface: decisions on proposals before they run, and flags on results after they ran."""
+"""The guard's interfaces: a :class:`Gate` decides on proposals before they run, a :class:`Detector` flags results
+after they ran; :class:`Guard` is the pair a run uses."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from godel.candidate import Candidate, Program, Proposal
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive
+    from godel.archive import Archive
+    from godel.evaluate import Evaluates
     from godel.task import Task
 
-__all__ = ["Decision", "Guard", "Verdict"]
+__all__ = ["Decision", "Detector", "Gate", "Guard", "Verdict"]
 
 Decision = Literal["allow", "deny", "require_approval"]
 
@@ -36,12 +38,46 @@ class Verdict:
 
 
 @runtime_checkable
-class Guard(Protocol):
+class Gate(Protocol):
+    """Before a proposal runs: the constitution's decision on it."""
+
     def start(self, archive: Archive, run_id: int, task: Task) -> None:
         """Verify the constitution and record its hash for the run; raise GuardError to refuse the run."""
+        ...
 
-    def check(self, task: Task, parent: Program, child: Program, proposal: Proposal) -> Verdict:
+    def check(self, task: Task, parent: Program, child: Program, proposal: Proposal | None = None) -> Verdict:
         """Decide on a proposal before it runs."""
+        ...
+
+    def expire(self, archive: Archive, run_id: int) -> None:
+        """Apply the approval timeout to the run's queue of candidates waiting for a human."""
+        ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """After evaluation: objective-hacking flags (an empty list: nothing suspicious)."""
+
+    def start(self, archive: Archive, run_id: int, task: Task) -> None:
+        """Attach to the run (where flags are recorded, what history the alarms compare against)."""
+        ...
 
     def review(self, task: Task, candidate: Candidate, history: Sequence[Candidate]) -> list[str]:
-        """Objective-hacking flags for an evaluated candidate (empty list: nothing suspicious)."""
+        """Cheap checks on every evaluated candidate (``history`` holds its parent)."""
+        ...
+
+    def confirm(self, task: Task, candidate: Candidate, evaluator: Evaluates) -> list[str]:
+        """Expensive checks on a candidate about to become best; may evaluate it again through ``evaluator``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a run is guarded by: the gate before evaluation and the detector after it."""
+
+    gate: Gate
+    detector: Detector
+
+    def start(self, archive: Archive, run_id: int, task: Task) -> None:
+        self.gate.start(archive, run_id, task)
+        self.detector.start(archive, run_id, task)

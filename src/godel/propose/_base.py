@@ -16,7 +16,7 @@ __all__ = ["Outcome", "ProposalContext", "Proposer"]
 class ProposalContext:
     task: Task
     parent: Candidate
-    iteration: int
+    iteration: int | None  # None: a worker's proposal, numbered by the archive when it is stored
     inspirations: tuple[Candidate, ...] = ()
     # Errors from this run's recent failed proposals on the same parent (apply failures, evaluator errors),
     # fed back so a model can correct itself.

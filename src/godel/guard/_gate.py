@@ -1,42 +1,38 @@
-"""``ConstitutionGuard``: the constitution and the static rules before a proposal runs, the detectors after."""
+"""``ConstitutionGate``: the constitution and the static rules, deciding on a proposal before it runs."""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import math
-import statistics
 import sys
 import threading
 import time
-from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from godel.candidate import Candidate, Evaluation, Program, Proposal, Status
+from godel.candidate import Program, Proposal
 from godel.config import CONFIG_NAMES, GuardConfig
 from godel.errors import GuardError
+from godel.guard._approvals import expire
 from godel.guard._base import Decision, Verdict
 from godel.guard._constitution import Allowance, LoadedConstitution, Rule, load_constitution
 from godel.guard._rules import CHECKS, Context, Finding, Protected, distinctive_constants
 from godel.guard._source import Source, parse_source
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive
+    from godel.archive import Archive
     from godel.task import Task
 
-__all__ = ["ConstitutionGuard", "EvaluateFn", "make_guard"]
-
-EvaluateFn = Callable[[Program, str], Evaluation]
+__all__ = ["ConstitutionGate"]
 
 _ACTOR = "guard"
 _MAX_HASHED_BYTES = 50_000_000
 _MAX_COPY_BYTES = 1_000_000
 _PARENT_CACHE = 256
 _STDLIB = frozenset(sys.stdlib_module_names)
-
 _ALWAYS_PROTECTED = ("conftest.py", "godel.toml", "godel.yaml", "godel.yml", "constitution.yaml", "*.sig")
 
 
@@ -66,8 +62,8 @@ def _top_imports(src: Source) -> set[str]:
     return {m.split(".")[0] for m, _ in src.imports if not m.startswith(".")}
 
 
-class ConstitutionGuard:
-    """The guard of one task: a constitution (loaded and pinned at construction) plus the detectors."""
+class ConstitutionGate:
+    """The gate of one task: a constitution, loaded and pinned at construction, and the static rules it names."""
 
     def __init__(self, config: GuardConfig, task_root: str | Path, *, task: Task | None = None) -> None:
         self.config = config
@@ -81,9 +77,6 @@ class ConstitutionGuard:
         self._archive: Archive | None = None
         self._run_id: int | None = None
         self._parent_cache: OrderedDict[tuple[str, str], list[Finding]] = OrderedDict()
-        self._scores: deque[float] = deque(maxlen=config.jump_window)
-        self._baseline_gap: float | None = None
-        self.gaps: list[dict[str, Any]] = []  # every hold-out comparison made in this process
         if task is not None:
             self._protect(task)
 
@@ -222,12 +215,10 @@ class ConstitutionGuard:
             },
             actor=_ACTOR,
         )  # fmt: skip
-        rows = [r for r in archive.rows(run_id) if r.status == Status.OK and r.score is not None]
-        with self._lock:
-            for r in rows[-self.config.jump_window :]:
-                assert r.score is not None
-                if math.isfinite(r.score):
-                    self._scores.append(r.score)
+
+    def expire(self, archive: Archive, run_id: int) -> None:
+        """Apply the constitution's approval timeout to the run's queue (approve or reject what waited too long)."""
+        expire(archive, run_id, self.constitution, timeout_seconds=self.config.approval_timeout_seconds)
 
     def check(self, task: Task, parent: Program, child: Program, proposal: Proposal | None = None) -> Verdict:
         t0 = time.perf_counter()
@@ -432,136 +423,3 @@ class ConstitutionGuard:
         return ops, unmatched
 
     # -- after evaluation ---------------------------------------------------------------------------------------
-
-    def review(self, task: Task, candidate: Candidate, history: Sequence[Candidate]) -> list[str]:
-        if candidate.iteration == 0 or candidate.score is None:
-            return []
-        parent = next((h for h in history if h.id == candidate.parent_id), history[0] if history else None)
-        flags: list[str] = []
-        jump = self._jump(candidate, parent, history)
-        if jump:
-            flags.append(jump)
-        if parent is not None:
-            flags.extend(self._canaries(candidate, parent))
-        if math.isfinite(candidate.score):
-            with self._lock:
-                self._scores.append(candidate.score)
-        if flags:
-            self._event("flag", {"candidate": candidate.id, "flags": flags, "score": candidate.score})
-        return flags
-
-    def _jump(self, cand: Candidate, parent: Candidate | None, history: Sequence[Candidate]) -> str | None:
-        assert cand.score is not None
-        with self._lock:
-            ref = list(self._scores)
-        ref.extend(
-            h.score for h in history if h.score is not None and h.id != cand.id and h.status == Status.OK
-        )
-        ref = [s for s in ref if math.isfinite(s)]
-        if len(ref) < self.config.jump_min_history or not math.isfinite(cand.score):
-            return None
-        mu = statistics.fmean(ref)
-        sigma = max(statistics.pstdev(ref), 0.01 * max(abs(mu), 1e-9))
-        base = parent.score if parent is not None and parent.score is not None else mu
-        gain = cand.score - base
-        z = (cand.score - mu) / sigma
-        if gain > self.config.jump_min_delta and cand.score > max(ref) and z > self.config.k_sigma:
-            return (
-                f"score-jump: {cand.score:.6g} is {z:.1f} sigma above the recent mean {mu:.6g} "
-                f"(sigma {sigma:.3g}, parent {base:.6g}, k={self.config.k_sigma:g})"
-            )
-        return None
-
-    def _canaries(self, cand: Candidate, parent: Candidate) -> list[str]:
-        flags = []
-        markers = self.config.canary_markers
-        p_text = "\n".join(parent.artifacts.values())
-        c_text = "\n".join(cand.artifacts.values())
-        for m in markers:
-            if m in p_text and m not in c_text:
-                flags.append(f"canary: marker {m!r} in the parent's evaluation output is missing")
-            p_code = any(m in t for t in parent.program.files.values())
-            c_code = any(m in t for t in cand.program.files.values())
-            if p_code and not c_code:
-                flags.append(f"canary: marker {m!r} in the parent's code is missing")
-        for key, value in parent.metrics.items():
-            if key.startswith("canary"):
-                if key not in cand.metrics:
-                    flags.append(f"canary: metric {key} disappeared")
-                elif cand.metrics[key] != value:
-                    flags.append(f"canary: metric {key} changed from {value:g} to {cand.metrics[key]:g}")
-        return flags
-
-    def holdout(self, task: Task, candidate: Candidate, evaluate: EvaluateFn) -> list[str]:
-        """For a candidate about to become best: the hold-out gap and, if enabled, a re-run of the visible score."""
-        flags: list[str] = []
-        hf = self.config.holdout_evaluator
-        if hf and candidate.score is not None:
-            ev = evaluate(candidate.program, hf)
-            record: dict[str, Any] = {"candidate": candidate.id, "visible": candidate.score}
-            if not ev.ok or ev.score is None:
-                flags.append(f"holdout: the hold-out evaluation failed ({ev.reason})")
-                record["error"] = ev.reason
-            else:
-                base = self._seed_gap(task, evaluate)
-                gap = candidate.score - ev.score
-                scale = max(1.0, abs(candidate.score))
-                excess = (gap - base) / scale
-                record.update({"holdout": ev.score, "gap": gap, "baseline_gap": base, "excess": excess})
-                if excess > self.config.gap_threshold:
-                    flags.append(
-                        f"holdout-gap: visible {candidate.score:.6g} vs hold-out {ev.score:.6g} "
-                        f"(gap {gap:.4g}, seed's gap {base:.4g}, threshold {self.config.gap_threshold:g})"
-                    )
-            record["flagged"] = bool(flags)
-            with self._lock:
-                self.gaps.append(record)
-            self._event("holdout", record)
-        if self.config.rerun:
-            flags.extend(self.rerun(task, candidate, evaluate))
-        return flags
-
-    def rerun(self, task: Task, candidate: Candidate, evaluate: EvaluateFn) -> list[str]:
-        """Evaluate again with the visible evaluator; a score that does not reproduce is flagged."""
-        if candidate.score is None:
-            return []
-        ev = evaluate(candidate.program, task.evaluator_path)
-        flags = []
-        if not ev.ok or ev.score is None:
-            flags.append(f"rerun: the re-evaluation failed ({ev.reason})")
-        elif abs(ev.score - candidate.score) > self.config.rerun_tolerance * max(1.0, abs(candidate.score)):
-            flags.append(f"rerun: score {candidate.score:.6g} did not reproduce (re-run gave {ev.score:.6g})")
-        self._event(
-            "rerun",
-            {
-                "candidate": candidate.id,
-                "score": candidate.score,
-                "rerun": ev.score,
-                "ok": ev.ok,
-                "flags": flags,
-            },
-        )
-        return flags
-
-    def _seed_gap(self, task: Task, evaluate: EvaluateFn) -> float:
-        with self._lock:
-            if self._baseline_gap is not None:
-                return self._baseline_gap
-        assert self.config.holdout_evaluator is not None
-        vis = evaluate(task.program, task.evaluator_path)
-        hold = evaluate(task.program, self.config.holdout_evaluator)
-        gap = 0.0
-        if vis.ok and hold.ok and vis.score is not None and hold.score is not None:
-            gap = vis.score - hold.score
-        with self._lock:
-            self._baseline_gap = gap
-        return gap
-
-    def _event(self, kind: str, payload: dict[str, Any]) -> None:
-        if self._archive is not None and self._run_id is not None:
-            self._archive.add_event(self._run_id, kind, payload, actor=_ACTOR)
-
-
-def make_guard(config: GuardConfig, task: Task) -> ConstitutionGuard:
-    """The guard for ``task``; raises :class:`GuardError` when its constitution is missing, malformed or tampered."""
-    return ConstitutionGuard(config, task.root, task=task)

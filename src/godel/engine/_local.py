@@ -1,0 +1,362 @@
+"""One process owns a run: N proposals and M evaluations in flight, deterministic under a seed.
+
+Determinism: iteration ``i`` picks its parent from the candidates of iterations ``<= i - W`` (``W`` = candidates in
+flight), with a random generator derived from ``(seed, i)`` only. The candidates a given iteration can see therefore
+never depend on thread timing, so an interrupted-then-resumed run equals an uninterrupted one for a deterministic
+proposer, and the seed makes runs reproducible.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from godel.archive import Archive, CandidateRow, RunInfo
+from godel.candidate import Candidate, Program, Proposal, Status
+from godel.engine._pipeline import Incumbent, Pipeline, Stages, Ticket, iteration_rng
+from godel.engine._store import CandidateCache, EventLog, LocalLedger
+from godel.errors import EvaluationError, GodelError, SandboxError
+from godel.executor import Executor, LocalExecutor
+from godel.guard import Guard
+from godel.progress import Progress, RunSummary
+from godel.propose import Proposer
+from godel.sandbox import Sandbox
+from godel.select import Selector
+from godel.task import Task
+from godel.telemetry import Telemetry
+
+__all__ = ["Engine", "budget_spent"]
+
+_HOUSEKEEPING_SECONDS = 2.0
+
+
+def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threading.Event) -> str | None:
+    """Why no further proposal should be made (None: go on)."""
+    cfg = task.config.run
+    if stop.is_set():
+        return "interrupted"
+    if pipeline.health.down:
+        return "infrastructure"
+    if cfg.max_wall_seconds is not None and time.monotonic() - progress.started >= cfg.max_wall_seconds:
+        return "wall time"
+    if cfg.max_tokens is not None and progress.tokens >= cfg.max_tokens:
+        return "tokens"
+    if cfg.max_cost is not None and progress.cost >= cfg.max_cost:
+        return "cost"
+    if pipeline.stages.proposer.exhausted:
+        return "cost"  # every proposer's budget is spent (an LLM past its cost or token cap)
+    return None
+
+
+def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
+    """The seed must evaluate OK: a run cannot improve on a program that fails its own evaluation."""
+    if seed.status == Status.PENDING:
+        raise SandboxError(
+            f"cannot evaluate the seed program: {pipeline.health.last}",
+            hint="`godel doctor` checks the sandbox; then continue with --resume",
+        )
+    if seed.status != Status.OK:
+        raise EvaluationError(
+            f"the seed program fails its own evaluation: {seed.reason}",
+            hint=f"fix {task.program_path} or {task.evaluator_path}; `godel show {seed.id}` has details",
+        )
+    return seed
+
+
+class _View:
+    """What the next iteration may know of the run: the selector's state, the code digests seen, and recent failure
+    reasons per parent. Fed strictly in iteration order."""
+
+    def __init__(self, selector: Selector) -> None:
+        self.selector = selector
+        self.digests: dict[str, int] = {}
+        self.feedback: dict[int, deque[str]] = {}
+
+    def observe(self, cand: Candidate) -> None:
+        assert cand.id is not None
+        self.selector.observe(
+            CandidateRow(
+                cand.id,
+                cand.iteration,
+                cand.parent_id,
+                cand.generation,
+                cand.status,
+                cand.score,
+                bool(cand.flags),
+            )
+        )
+        if cand.failure_stage not in ("propose", "duplicate"):
+            self.digests.setdefault(cand.program.digest(), cand.id)
+        if cand.parent_id is not None and cand.status in (Status.FAILED, Status.REJECTED) and cand.reason:
+            self.feedback.setdefault(cand.parent_id, deque(maxlen=3)).append(cand.reason)
+
+
+class _Flight:
+    """This session's candidates in flight, and those finished but not yet shown to the view."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+        self.running: dict[int, Future[Candidate]] = {}
+        self.finished: dict[int, Candidate] = {}
+        self.late: dict[
+            int, Future[Candidate]
+        ] = {}  # approved by a human after their turn: evaluated out of order
+
+    def submit(self, iteration: int, fn: Callable[..., Candidate], *args: Any) -> None:
+        self.running[iteration] = self.pool.submit(fn, *args)
+
+    def busy(self, iteration: int) -> bool:
+        return iteration in self.running or iteration in self.late
+
+    def collect(self, account: Callable[[Candidate], None], *, block: bool) -> None:
+        """Account for every finished candidate, waiting for one first when ``block``."""
+        if block and self.running and not any(f.done() for f in self.running.values()):
+            wait(self.running.values(), return_when=FIRST_COMPLETED)
+        for i in sorted(i for i, f in self.running.items() if f.done()):
+            cand = self.running.pop(i).result()  # errors raised in an evaluation thread surface here
+            account(cand)
+            self.finished[i] = cand
+
+    def take(self, iteration: int, account: Callable[[Candidate], None]) -> Candidate | None:
+        """The finished candidate of ``iteration``, waiting for it if it is still in flight."""
+        if iteration in self.finished:
+            return self.finished.pop(iteration)
+        fut = self.running.pop(iteration, None)
+        if fut is None:
+            return None
+        cand = fut.result()
+        account(cand)
+        return cand
+
+
+class Engine:
+    """One run of the loop over an archive, in this process. Create with the parts; call :meth:`run`."""
+
+    def __init__(
+        self,
+        task: Task,
+        archive: Archive,
+        *,
+        proposer: Proposer,
+        selector_factory: Callable[[], Selector],
+        sandbox: Sandbox,
+        guard: Guard | None = None,
+        executor: Executor | None = None,
+        telemetry: Telemetry | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.task = task
+        self.archive = archive
+        self.proposer = proposer
+        self.selector_factory = selector_factory
+        self.sandbox = sandbox
+        self.guard = guard
+        self.executor: Executor = executor if executor is not None else LocalExecutor(task, sandbox)
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.on_progress = on_progress
+        self.on_event = on_event
+        self.seed = task.config.run.seed
+        self.window = task.config.run.parallel
+        self._stop = threading.Event()
+
+    # -- public -------------------------------------------------------------------------------------------------
+
+    def start_run(self, *, resume: bool = False, name: str | None = None) -> RunInfo:
+        """The run to work on: the task's latest run when resuming, else a new one."""
+        events = EventLog(self.archive, self.telemetry, self.on_event)
+        if resume:
+            run = self.archive.get_run(name) if name else self.archive.latest_run(self.task.name)
+            if run is None:
+                raise GodelError(
+                    f"no run of task {self.task.name!r} in {self.archive.url} to resume",
+                    hint="start one without --resume",
+                )
+            self.archive.update_run(run.id, status="running")
+            events.emit(run.id, "resume", {"config": self.task.config.to_dict()})
+            return run
+        base = name or self.task.name
+        existing = {r.name for r in self.archive.runs()}
+        run_name, n = base, 1
+        while run_name in existing:
+            n += 1
+            run_name = f"{base}-{n}"
+        run = self.archive.create_run(
+            run_name,
+            self.task.name,
+            self.task.config.to_dict(),
+            {"task": self.task.info(), "sandbox": self.sandbox.name, "sandbox_trusted": self.sandbox.trusted},
+        )
+        if self.sandbox.trusted:
+            events.emit(
+                run.id, "warning", {"message": "candidates run WITHOUT containment (unsafe-subprocess)"}
+            )
+        return run
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self, *, resume: bool = False, name: str | None = None) -> RunSummary:
+        run = self.start_run(resume=resume, name=name)
+        if self.guard is not None:
+            self.guard.start(self.archive, run.id, self.task)
+        return self.run_existing(run)
+
+    def pipeline(self, run: RunInfo) -> Pipeline:
+        """This engine's pipeline for ``run``."""
+        self.telemetry = self.telemetry.bind(run.name)
+        cfg = self.task.config.run
+        return Pipeline(
+            self.task,
+            self.archive,
+            Stages(proposer=self.proposer, evaluator=self.executor, guard=self.guard),
+            LocalLedger(self.archive),
+            events=EventLog(self.archive, self.telemetry, self.on_event),
+            cache=CandidateCache(self.archive),
+            proposals_in_flight=min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel),
+        )
+
+    def run_existing(self, run: RunInfo) -> RunSummary:
+        return _LocalRun(self, run).run()
+
+    def try_programs(self, programs: Sequence[tuple[str, Program]]) -> list[tuple[str, Candidate]]:
+        """Evaluate hand-written programs as children of the seed through the whole pipeline.
+
+        They go to the task's ``<task>-try`` run (created on first use), so evolution runs stay untouched.
+        """
+        name = f"{self.task.name}-try"
+        existing = {r.name: r for r in self.archive.runs()}
+        run = existing.get(name) or self.start_run(name=name)
+        if self.guard is not None:
+            self.guard.start(self.archive, run.id, self.task)
+        pipeline = self.pipeline(run)
+        rows = {r.iteration: r for r in self.archive.rows(run.id)}
+        seed_row = rows.get(0)
+        seed = pipeline.seed(run.id, pipeline.cache.get(seed_row.id) if seed_row is not None else None)
+        seed = seed_or_raise(pipeline, seed, self.task)
+        nxt = max(rows, default=0) + 1
+        results: list[tuple[str, Candidate]] = []
+        for label, program in programs:
+            ticket = Ticket(run.id, nxt, seed, iteration_rng(self.seed, nxt, "propose"))
+            proposal = Proposal(program=program, proposer="manual", edit=f"program from {label}")
+            results.append((label, pipeline.submit(ticket, proposal, 0.0)))
+            nxt += 1
+        return results
+
+
+class _LocalRun:
+    """One session of a local run: the view, the flight and the progress it accounts."""
+
+    def __init__(self, engine: Engine, run: RunInfo) -> None:
+        self.engine = engine
+        self.task = engine.task
+        self.run_info = run
+        self.pipeline = engine.pipeline(run)
+        self.progress = Progress(run.id, run.name, total=self.task.config.run.iterations)
+        self.stored = {r.iteration: r for r in engine.archive.rows(run.id)}
+
+    def account(self, cand: Candidate) -> None:
+        self.progress.count(cand, self.pipeline.health.last)
+        self.engine.telemetry.candidate(cand)
+        self.engine.telemetry.progress(self.progress)
+        if self.engine.on_progress is not None:
+            self.engine.on_progress(self.progress)
+
+    def run(self) -> RunSummary:
+        engine, pipeline, progress, run = self.engine, self.pipeline, self.progress, self.run_info
+        seed_row = self.stored.get(0)
+        seed = pipeline.seed(run.id, pipeline.cache.get(seed_row.id) if seed_row is not None else None)
+        seed = seed_or_raise(pipeline, seed, self.task)
+        progress.seed_score = seed.score
+        best = engine.archive.best(run.id)
+        pipeline.incumbent = Incumbent(best.score if best is not None else None)
+        view = _View(engine.selector_factory())
+        view.observe(seed)
+        progress.offer_best(seed)
+        stopped = "iterations"
+        flight = _Flight(ThreadPoolExecutor(max_workers=engine.window, thread_name_prefix="godel-worker"))
+        try:
+            stopped = self._loop(view, flight)
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+            engine._stop.set()
+            raise
+        finally:
+            flight.pool.shutdown(wait=True, cancel_futures=True)
+            status = "finished" if stopped in ("iterations", "wall time", "tokens", "cost") else "stopped"
+            engine.archive.update_run(run.id, status=status, meta={"stopped": stopped})
+            pipeline.events.emit(run.id, "run_end", {"stopped": stopped, "done": progress.done})
+        if engine._stop.is_set() and stopped == "iterations":
+            stopped = "interrupted"
+        return RunSummary(run.id, run.name, stopped, progress, engine.archive.best(run.id), seed)
+
+    def _loop(self, view: _View, flight: _Flight) -> str:
+        engine, pipeline = self.engine, self.pipeline
+        iterations = self.task.config.run.iterations
+        observed = 0
+        next_housekeeping = 0.0
+        stopped = "iterations"
+        for i in range(1, iterations + 1):
+            reason = budget_spent(self.task, self.progress, pipeline, engine._stop)
+            if reason is not None:
+                stopped = reason
+                break
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + _HOUSEKEEPING_SECONDS
+                self._housekeeping(i, flight)
+            # Show the view, in iteration order, everything up to i - W.
+            while observed < i - engine.window:
+                observed += 1
+                cand = flight.take(observed, self.account) or self._stored(observed)
+                if cand is not None:
+                    view.observe(cand)
+                    self.progress.offer_best(cand)  # stored by an earlier session: observed, never accounted
+            row = self.stored.get(i)
+            if row is not None and (row.status.terminal or row.status == Status.AWAITING_APPROVAL):
+                continue  # stored result from an earlier session: never evaluated twice
+            if row is not None:  # pending: proposal stored, evaluation lost in a crash
+                flight.submit(i, pipeline.finish, pipeline.cache.get(row.id))
+            else:
+                flight.submit(i, pipeline.run, self._ticket(i, view))
+            engine.telemetry.queue_depth(len(flight.running))
+            flight.collect(self.account, block=len(flight.running) >= engine.window)
+        while flight.running:
+            flight.collect(self.account, block=True)
+        self._housekeeping(iterations + 1, flight)
+        for fut in flight.late.values():
+            self.account(fut.result())
+        return stopped
+
+    def _ticket(self, i: int, view: _View) -> Ticket:
+        engine = self.engine
+        parent_id = view.selector.pick(iteration_rng(engine.seed, i, "select"))
+        k = self.task.config.proposer.inspirations
+        inspirations = tuple(c for c in view.selector.top(k + 1) if c != parent_id)[:k]
+        cache = self.pipeline.cache
+        return Ticket(
+            run_id=self.run_info.id,
+            iteration=i,
+            parent=cache.get(parent_id),
+            rng=iteration_rng(engine.seed, i, "propose"),
+            inspirations=tuple(cache.get(c) for c in inspirations),
+            feedback=tuple(view.feedback.get(parent_id, ())),
+            seen=dict(view.digests),
+        )
+
+    def _stored(self, iteration: int) -> Candidate | None:
+        row = self.stored.get(iteration)
+        return self.pipeline.cache.get(row.id) if row is not None else None
+
+    def _housekeeping(self, current: int, flight: _Flight) -> None:
+        """Apply approval timeouts, and evaluate candidates a human approved after their turn had passed."""
+        guard = self.engine.guard
+        if guard is None:
+            return
+        guard.gate.expire(self.engine.archive, self.run_info.id)
+        for cand in self.engine.archive.candidates(self.run_info.id, status=Status.PENDING):
+            if cand.iteration < current and not flight.busy(cand.iteration):
+                flight.late[cand.iteration] = flight.pool.submit(self.pipeline.finish, cand)

@@ -1,0 +1,417 @@
+"""The candidate pipeline: every stage a candidate goes through, in order, in one place.
+
+    select -> propose -> precheck -> gate -> store -> evaluate -> review -> admit
+
+The scheduler does the select stage (it owns the parent selector and decides what an iteration may see) and hands
+a :class:`Ticket` to :meth:`Pipeline.run`; every later stage is a method here that takes the values the earlier
+stages made and returns new ones. A :class:`~godel.candidate.Candidate` is a value between stages: each stage
+builds the next one with :func:`dataclasses.replace` instead of changing the one it was given.
+
+Durability: a proposal is stored (status ``pending``) before it is evaluated and updated after, so a crash loses at
+most in-flight evaluations, which a resumed run finishes with :meth:`Pipeline.finish`; a stored result is never
+evaluated again. An evaluation the infrastructure could not run (sandbox or cluster down) leaves the candidate
+pending and counts in :class:`Health`; schedulers stop after :data:`MAX_INFRA_ERRORS` in a row.
+
+A new kind of run is a new :class:`Stages` (proposer, evaluator, guard, prechecks) and, where storage differs, a
+new :class:`~godel.engine._store.Ledger`; never a subclass of the pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from godel.archive import Archive
+from godel.candidate import Candidate, Evaluation, Program, Proposal, Status, unified_diff
+from godel.engine._store import CandidateCache, EventLog, Ledger
+from godel.errors import GodelError, SandboxError
+from godel.evaluate import Evaluates
+from godel.guard import Guard, Verdict
+from godel.propose import Outcome, ProposalContext, Proposer
+from godel.redact import redact, redact_obj
+from godel.task import Task
+from godel.telemetry import span
+
+__all__ = [
+    "MAX_INFRA_ERRORS",
+    "Health",
+    "Incumbent",
+    "Pipeline",
+    "Precheck",
+    "Stages",
+    "Ticket",
+    "iteration_rng",
+    "legal_edit",
+]
+
+# Consecutive infrastructure failures (sandbox or cluster down) after which a run stops instead of spinning.
+MAX_INFRA_ERRORS = 3
+
+# A static check of a proposal against its parent: why the child must not be evaluated, or None.
+Precheck = Callable[[Task, Program, Program], "str | None"]
+
+
+def iteration_rng(seed: int, iteration: int, purpose: str) -> random.Random:
+    """A generator that depends only on the run seed, the iteration and what it is for."""
+    digest = hashlib.sha256(f"{seed}:{iteration}:{purpose}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def legal_edit(task: Task, parent: Program, child: Program) -> str | None:
+    """The task's own rules: EVOLVE-BLOCK frames and fixed files unchanged, nothing written outside the program."""
+    return task.check_edit(parent, child)
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What a kind of run plugs into the pipeline."""
+
+    proposer: Proposer
+    evaluator: Evaluates
+    guard: Guard | None = None
+    prechecks: tuple[Precheck, ...] = (legal_edit,)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One proposal to make, as the select stage decided it."""
+
+    run_id: int
+    iteration: int | None  # None: the ledger numbers it when storing (workers sharing a run)
+    parent: Candidate
+    rng: random.Random  # the generator this proposal draws from
+    inspirations: tuple[Candidate, ...] = ()
+    feedback: tuple[str, ...] = ()  # recent failure reasons of the parent's children, for the model
+    seen: dict[str, int] = field(
+        default_factory=dict
+    )  # code digest -> earlier candidate this iteration may see
+
+
+class Health:
+    """Consecutive evaluations the infrastructure could not run; shared by the evaluation threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.consecutive = 0
+        self.last = ""
+
+    def failure(self, reason: str) -> None:
+        with self._lock:
+            self.consecutive += 1
+            self.last = reason
+
+    def success(self) -> None:
+        with self._lock:
+            self.consecutive = 0
+
+    @property
+    def down(self) -> bool:
+        return self.consecutive >= MAX_INFRA_ERRORS
+
+
+class Incumbent:
+    """The best unflagged score the review stage has let through, deciding which candidates get the expensive
+    confirmation checks; shared by the evaluation threads."""
+
+    def __init__(self, score: float | None = None) -> None:
+        self._lock = threading.Lock()
+        self.score = score
+
+    def beaten_by(self, score: float) -> bool:
+        with self._lock:
+            return self.score is None or score > self.score
+
+    def offer(self, score: float) -> None:
+        with self._lock:
+            if self.score is None or score > self.score:
+                self.score = score
+
+
+class Pipeline:
+    """The stages of one run. Thread-safe: schedulers call :meth:`run` and :meth:`finish` from several threads."""
+
+    def __init__(
+        self,
+        task: Task,
+        archive: Archive,
+        stages: Stages,
+        ledger: Ledger,
+        *,
+        events: EventLog,
+        cache: CandidateCache,
+        proposals_in_flight: int,
+        incumbent: Incumbent | None = None,
+    ) -> None:
+        self.task = task
+        self.archive = archive
+        self.stages = stages
+        self.ledger = ledger
+        self.events = events
+        self.cache = cache
+        self.health = Health()
+        self.incumbent = incumbent or Incumbent()
+        # N proposals in flight (model calls) within the M candidates in flight (evaluations).
+        self._propose_slots = threading.BoundedSemaphore(proposals_in_flight)
+
+    # -- the stages, in order ---------------------------------------------------------------------------------------
+
+    def run(self, ticket: Ticket) -> Candidate:
+        """propose -> precheck -> gate -> store -> evaluate -> review -> admit."""
+        proposal, seconds = self.propose(ticket)
+        return self.submit(ticket, proposal, seconds)
+
+    def propose(self, ticket: Ticket) -> tuple[Proposal, float]:
+        proposer = self.stages.proposer
+        ctx = ProposalContext(
+            task=self.task,
+            parent=ticket.parent,
+            iteration=ticket.iteration,
+            inspirations=ticket.inspirations,
+            feedback=ticket.feedback,
+        )
+        t0 = time.monotonic()
+        try:
+            with self._propose_slots, span("propose", iteration=ticket.iteration, parent=ticket.parent.id):
+                proposal = proposer.propose(ctx, ticket.rng)
+        except GodelError as exc:
+            proposal = Proposal(program=None, proposer=proposer.name, error=str(exc))
+        return proposal, time.monotonic() - t0
+
+    def submit(self, ticket: Ticket, proposal: Proposal, seconds: float) -> Candidate:
+        """Every stage after propose, for a proposal made (or written by hand) for ``ticket``."""
+        draft = self._draft(ticket, proposal, seconds)
+        rejection = self.precheck(ticket, proposal)
+        if rejection is not None:
+            return self._store_final(draft, *rejection)
+        assert proposal.program is not None
+        draft = replace(draft, diff=unified_diff(ticket.parent.program, proposal.program))
+        verdict, gate_seconds = self.gate(ticket, proposal)
+        if verdict is not None:
+            draft = replace(
+                draft, verdict=verdict.to_dict(), timings={**draft.timings, "guard": gate_seconds}
+            )
+            if verdict.decision == "deny":
+                return self._store_final(
+                    draft, Status.REJECTED, "guard: " + "; ".join(verdict.reasons), "guard"
+                )
+            if verdict.decision == "require_approval":
+                return self._store_awaiting(draft, verdict)
+        stored = self.store(draft)
+        return self.finish(stored)
+
+    def precheck(self, ticket: Ticket, proposal: Proposal) -> tuple[Status, str, str] | None:
+        """Cheap checks before anything is spent on the proposal: (status, reason, stage) when it must stop."""
+        if not proposal.ok or proposal.program is None:
+            return Status.FAILED, f"proposal: {proposal.error}", "propose"
+        for check in self.stages.prechecks:
+            problem = check(self.task, ticket.parent.program, proposal.program)
+            if problem is not None:
+                return Status.FAILED, f"proposal: {problem}", "propose"
+        if self.task.config.run.reject_duplicates:
+            dup = self.ledger.duplicate_of(ticket, proposal.program.digest())
+            if dup is not None:
+                return Status.REJECTED, f"duplicate of candidate {dup}", "duplicate"
+        return None
+
+    def gate(self, ticket: Ticket, proposal: Proposal) -> tuple[Verdict | None, float]:
+        guard = self.stages.guard
+        if guard is None:
+            return None, 0.0
+        assert proposal.program is not None
+        t0 = time.monotonic()
+        with span("guard", iteration=ticket.iteration):
+            verdict = guard.gate.check(self.task, ticket.parent.program, proposal.program, proposal)
+        return verdict, round(time.monotonic() - t0, 6)
+
+    def store(self, draft: Candidate) -> Candidate:
+        """Make a pending candidate durable before it is evaluated."""
+        stored = self.ledger.insert(draft)
+        self.cache.remember(stored)
+        self.events.emit(
+            stored.run_id,
+            "proposal",
+            {
+                "candidate": stored.id,
+                "iteration": stored.iteration,
+                "parent": stored.parent_id,
+                "proposer": stored.proposer,
+            },
+        )
+        if stored.verdict:
+            self.events.emit(stored.run_id, "verdict", {"candidate": stored.id, **stored.verdict})
+        return stored
+
+    def finish(self, cand: Candidate) -> Candidate:
+        """evaluate -> review -> admit for a stored candidate; one the infrastructure could not evaluate stays
+        pending (and is returned as such)."""
+        assert cand.id is not None
+        with self.ledger.holding(cand.id):
+            t0 = time.monotonic()
+            ev = self.evaluate(cand)
+            seconds = round(time.monotonic() - t0, 6)
+        timed = replace(cand, timings={**cand.timings, "evaluate": seconds})
+        if ev is None:
+            return timed
+        return self.admit(timed, ev, self.review(timed, ev))
+
+    def evaluate(self, cand: Candidate) -> Evaluation | None:
+        try:
+            with span("evaluate", candidate=cand.id or 0, iteration=cand.iteration):
+                return self._evaluated(
+                    self.stages.evaluator.evaluate(cand.program, label=f"candidate {cand.id}")
+                )
+        except SandboxError as exc:
+            # The infrastructure failed, not the candidate: it stays pending (a resume evaluates it).
+            self.health.failure(str(exc))
+            self.events.emit(
+                cand.run_id,
+                "error",
+                {
+                    "candidate": cand.id,
+                    "iteration": cand.iteration,
+                    "infrastructure": True,
+                    "reason": str(exc),
+                },
+            )
+            return None
+
+    def review(self, cand: Candidate, ev: Evaluation) -> list[str]:
+        """Objective-hacking flags; a candidate that would become best also gets the detector's confirmation."""
+        guard = self.stages.guard
+        if guard is None or not ev.ok or ev.score is None:
+            return []
+        scored = replace(
+            cand,
+            status=Status.OK,
+            score=ev.score,
+            metrics=dict(ev.metrics),
+            artifacts=redact_obj(dict(ev.artifacts)),
+        )
+        history = [self.cache.get(cand.parent_id)] if cand.parent_id is not None else []
+        flags = list(guard.detector.review(self.task, scored, history))
+        if cand.iteration > 0 and self.incumbent.beaten_by(ev.score):
+            flags.extend(guard.detector.confirm(self.task, scored, self.stages.evaluator))
+        if not flags:
+            self.incumbent.offer(ev.score)
+        return flags
+
+    def admit(self, cand: Candidate, ev: Evaluation, flags: Sequence[str]) -> Candidate:
+        # Artifacts (candidate output, tracebacks) are redacted before they are stored, shown or fed back.
+        outcome: dict[str, Any] = {
+            "evaluation": {**cand.evaluation, **redact_obj(ev.to_dict())},
+            "metrics": dict(ev.metrics),
+            "artifacts": redact_obj(dict(ev.artifacts)),
+            "updated_at": time.time(),
+        }
+        if ev.ok:
+            outcome.update(
+                status=Status.OK, score=ev.score, reason=None, failure_stage=None, flags=list(flags)
+            )
+        else:
+            outcome.update(status=Status.FAILED, score=None, reason=ev.reason, failure_stage="evaluate")
+        final = replace(cand, **outcome)
+        self._report(final)
+        with span("admit", candidate=final.id or 0, status=final.status.value):
+            self.archive.update_candidate(final)
+        self.cache.remember(final)
+        self.events.emit(
+            final.run_id,
+            "evaluation",
+            {
+                "candidate": final.id,
+                "iteration": final.iteration,
+                "status": final.status.value,
+                "score": final.score,
+                "reason": final.reason,
+                "seconds": final.timings.get("evaluate"),
+                "flags": final.flags,
+            },
+        )
+        return final
+
+    # -- the seed -----------------------------------------------------------------------------------------------------
+
+    def seed(self, run_id: int, stored: Candidate | None) -> Candidate:
+        """The run's seed (iteration 0), stored and evaluated first when it is not yet."""
+        if stored is not None and stored.status.terminal:
+            return stored
+        if stored is None:
+            fresh = Candidate(
+                run_id=run_id, iteration=0, program=self.task.program, proposer="seed", created_at=time.time()
+            )
+            self.archive.add_candidate(fresh)
+            self.cache.remember(fresh)
+            self.events.emit(run_id, "proposal", {"candidate": fresh.id, "iteration": 0, "proposer": "seed"})
+            stored = fresh
+        return self.finish(stored)
+
+    # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def _evaluated(self, ev: Evaluation) -> Evaluation:
+        self.health.success()
+        return ev
+
+    def _draft(self, ticket: Ticket, proposal: Proposal, seconds: float) -> Candidate:
+        parent = ticket.parent
+        return Candidate(
+            run_id=ticket.run_id,
+            iteration=ticket.iteration if ticket.iteration is not None else -1,
+            program=proposal.program or parent.program,
+            parent_id=parent.id,
+            generation=parent.generation + 1,
+            proposer=proposal.proposer,
+            model=proposal.model,
+            prompt=redact(proposal.prompt) if proposal.prompt else proposal.prompt,
+            edit=proposal.edit,
+            tokens_in=proposal.tokens_in,
+            tokens_out=proposal.tokens_out,
+            cost=proposal.cost,
+            timings={"propose": round(seconds, 6)},
+            evaluation={"proposal_meta": dict(proposal.meta)} if proposal.meta else {},
+            created_at=time.time(),
+        )
+
+    def _store_final(self, draft: Candidate, status: Status, reason: str, stage: str) -> Candidate:
+        final = self.ledger.insert(
+            replace(draft, status=status, reason=reason, failure_stage=stage, updated_at=time.time())
+        )
+        self.cache.remember(final)
+        self._report(final)
+        self.events.emit(
+            final.run_id,
+            "rejection" if status == Status.REJECTED else "failure",
+            {"candidate": final.id, "iteration": final.iteration, "stage": stage, "reason": reason},
+        )
+        return final
+
+    def _store_awaiting(self, draft: Candidate, verdict: Verdict) -> Candidate:
+        waiting = self.ledger.insert(
+            replace(
+                draft,
+                status=Status.AWAITING_APPROVAL,
+                reason="awaiting approval: " + "; ".join(verdict.reasons),
+            )
+        )
+        self.cache.remember(waiting)
+        self.events.emit(waiting.run_id, "verdict", {"candidate": waiting.id, **verdict.to_dict()})
+        return waiting
+
+    def _report(self, cand: Candidate) -> None:
+        """Tell the proposer how its candidate fared (a model bandit learns which model improves on parents)."""
+        if cand.parent_id is None:
+            return
+        parent = self.cache.get(cand.parent_id)
+        gain = 0.0
+        if (
+            cand.status == Status.OK
+            and cand.score is not None
+            and parent.score is not None
+            and not cand.flags
+        ):
+            gain = max(0.0, cand.score - parent.score)
+        self.stages.proposer.report(Outcome(cand.proposer, cand.model, cand.status, gain, cand.cost))
