@@ -13,8 +13,7 @@ import pytest
 import ray  # noqa: F401  # a missing Ray must fail these tests, not skip them
 
 from godel.errors import ConfigError, SandboxError
-from godel.executor import Executor, LocalExecutor, RayExecutor, make_executor
-from godel.executor._ray import LocalRayCluster
+from godel.executor import Executor, LocalExecutor, LocalRayCluster, RayExecutor, make_executor
 from godel.sandbox import SandboxConfig, SubprocessSandbox
 from godel.task import Task
 from tests.executor.support import (

@@ -3,7 +3,8 @@
 from godel.executor._base import Executor, RemoteProposer
 from godel.executor._factory import EXECUTORS, make_executor
 from godel.executor._local import LocalExecutor
-from godel.executor._ray import LocalRayCluster, RayExecutor  # imports Ray itself only when one is built
+from godel.executor._ray_cluster import LocalRayCluster  # these import Ray itself only when one is started
+from godel.executor._ray_pool import RayExecutor
 
 __all__ = [
     "EXECUTORS",

@@ -31,7 +31,7 @@ def make_executor(
 
         return LocalExecutor(task, make_sandbox(sandbox_config, slots=slots))
     if name == "ray":
-        from godel.executor._ray import RayExecutor
+        from godel.executor._ray_pool import RayExecutor
 
         return RayExecutor(task, sandbox_config, slots=slots, address=address)
     raise ConfigError(f"unknown executor {name!r}", hint=f"choose one of: {', '.join(EXECUTORS)}")
