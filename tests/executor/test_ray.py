@@ -99,6 +99,14 @@ def test_the_sandbox_runs_inside_the_ray_worker(executor: RayExecutor) -> None:
     assert infos and all(i["sandbox"] == "unsafe-subprocess" and i["pid"] != os.getpid() for i in infos)
 
 
+def test_workers_import_the_same_godel_as_the_driver(executor: RayExecutor) -> None:
+    # A source tree on PYTHONPATH (a checkout, a worktree) must win on the workers as it does here.
+    import godel
+
+    infos = executor.workers()
+    assert infos and {i["godel"] for i in infos} == {os.path.dirname(godel.__file__)}
+
+
 def test_many_concurrent_calls_from_threads(executor: RayExecutor) -> None:
     n = 16
     results: dict[int, tuple[bool, float | None, str]] = {}

@@ -1,8 +1,8 @@
 """A local Ray cluster's life cycle and this process's connection to Ray.
 
 Without an address the Ray executor starts a single-node cluster on demand (:class:`LocalRayCluster`): ``ray start
---head`` as a child process on loopback, with an **environment scrubbed of everything but PATH, HOME and the locale**.
-Ray starts its head processes with a copy of the starting process's environment, and its workers
+--head`` as a child process on loopback, with an **environment scrubbed of everything but PATH, HOME, the locale and
+PYTHONPATH**. Ray starts its head processes with a copy of the starting process's environment, and its workers
 inherit the raylet's; starting the head from the engine with ``ray.init()`` would hand every API key of the engine to
 every Ray worker. What a Ray worker sees is then: that scrubbed environment, the variables Ray sets itself
 (``RAY_*``, ``OMP_NUM_THREADS``, ``PYTHONBREAKPOINT``, ``SPT_NOENV``) and ``env_vars`` if the caller passes them. A
@@ -51,7 +51,9 @@ __all__ = [
 log = logging.getLogger("godel.executor.ray")
 
 # Variables passed to a locally started cluster. Everything else (API keys, tokens, cloud credentials) stays out.
-_KEEP_ENV = ("HOME", "LANG", "LC_ALL", "TZ")
+# PYTHONPATH goes along so the head's watchdog and every Ray worker import the same godel as this process (a source
+# tree on the path would otherwise lose to the installed copy, and the actors would run other code).
+_KEEP_ENV = ("HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH")
 RAY_INSTALL_HINT = "install Ray with `pip install 'godel[ray]'`"
 _DRIVER_GCS_PATIENCE = 10 * 365 * 24 * 3600
 PROBE_SECONDS = 1.0

@@ -74,8 +74,11 @@ class _EvalWorker:
             self.evaluator = Evaluator(self.task, _build_sandbox(self.sandbox_config))
         import ray
 
+        import godel
+
         return {
             "pid": os.getpid(),
+            "godel": os.path.dirname(godel.__file__),  # which copy of godel this worker runs
             "node": ray.get_runtime_context().get_node_id(),
             "sandbox": self.evaluator.sandbox.name,
             "trusted": self.evaluator.sandbox.trusted,
@@ -424,7 +427,7 @@ class RayExecutor:
         log.warning("%s: attempt %d failed (%s); retrying", self.where, state.attempt_number, exc)
 
     def workers(self) -> list[dict[str, Any]]:
-        """What each started slot reported: pid, node id, sandbox backend."""
+        """What each started slot reported: pid, node id, sandbox backend, the godel package it imports."""
         with self._lock:
             return [dict(s.info) for s in self._idle if s.info is not None]
 
