@@ -32,6 +32,7 @@ from godel.candidate import Candidate, Evaluation, Program, Proposal
 from godel.config import SandboxConfig
 from godel.errors import ConfigError, EvaluationError, GodelError, ProposalError, SandboxError
 from godel.evaluate import Evaluator
+from godel.executor._base import ProposerFactory, RemoteProposer
 from godel.executor._ray_cluster import (
     PROBE_SECONDS,
     RAY_INSTALL_HINT,
@@ -41,8 +42,8 @@ from godel.executor._ray_cluster import (
     disconnect,
     host_port,
 )
-from godel.propose._base import ProposalContext, Proposer
-from godel.sandbox._base import Sandbox
+from godel.propose import ProposalContext, Proposer
+from godel.sandbox import Sandbox
 from godel.task import Task
 
 __all__ = ["RayExecutor"]
@@ -60,11 +61,15 @@ def _build_sandbox(config: SandboxConfig) -> Sandbox:
 
 
 class _EvalWorker:
-    """One evaluation slot on a Ray node: a long-lived sandbox and an :class:`Evaluator` over it."""
+    """One evaluation slot on a Ray node: a long-lived sandbox and an :class:`Evaluator` over it, and, given a
+    proposer factory, the task's proposer."""
 
-    def __init__(self, task: Task, sandbox_config: SandboxConfig) -> None:
+    def __init__(
+        self, task: Task, sandbox_config: SandboxConfig, proposer_factory: ProposerFactory | None
+    ) -> None:
         self.task = task
         self.sandbox_config = sandbox_config
+        self.proposer_factory = proposer_factory
         self.evaluator: Evaluator | None = None
         self.proposer: Proposer | None = None
 
@@ -98,11 +103,11 @@ class _EvalWorker:
         feedback: tuple[str, ...],
         rng_state: Any,
     ) -> Proposal:
-        # The proposer (with its model, for an LLM) is built once per actor from the task's own configuration.
+        # The proposer (with its model, for an LLM) is built once per actor, by the factory the caller handed over.
         if self.proposer is None:
-            from godel.parts import make_proposer
-
-            self.proposer = make_proposer(self.task, [])
+            if self.proposer_factory is None:
+                raise ProposalError("this Ray evaluation slot was started without a proposer factory")
+            self.proposer = self.proposer_factory(self.task)
         rng = random.Random()
         rng.setstate(rng_state)
         ctx = ProposalContext(self.task, parent, iteration, inspirations, feedback)
@@ -133,6 +138,8 @@ class RayExecutor:
     many times an infrastructure failure is retried (backoff ``backoff_seconds`` doubling up to
     ``backoff_max_seconds``); ``start_timeout`` bounds how long an evaluation waits for any slot to come up;
     ``eval_margin_seconds`` is added to the task's own time limits before a silent evaluation counts as lost.
+    ``proposer_factory`` (picklable: a module-level function) builds the task's proposer inside each actor; with
+    it, :meth:`proposer` returns a :class:`~godel.executor.RemoteProposer` whose proposals run on the actors.
     """
 
     name = "ray"
@@ -154,6 +161,7 @@ class RayExecutor:
         start_timeout: float = 60.0,
         eval_margin_seconds: float = 60.0,
         env_vars: Mapping[str, str] | None = None,
+        proposer_factory: ProposerFactory | None = None,
     ) -> None:
         if slots < 1:
             raise ConfigError(f"RayExecutor needs at least one slot, got {slots}")
@@ -199,6 +207,10 @@ class RayExecutor:
         # never do either, so a dead cluster cannot hang an evaluation past its timeouts.
         self._chores: queue.SimpleQueue[_Slot | None] = queue.SimpleQueue()  # None: spawn; a slot: kill it
         self._maintainer: threading.Thread | None = None
+        self._factory_ref: Any = None  # ray.ObjectRef of proposer_factory
+        self._proposer = (
+            RemoteProposer(self, task.config.proposer.kind) if proposer_factory is not None else None
+        )
         try:
             connect(self.address, self.where, env_vars or {})
             self._connected = True
@@ -207,6 +219,8 @@ class RayExecutor:
                     self._endpoint = host_port(str(ray.get_runtime_context().gcs_address))
             self._actor_cls = ray.remote(_EvalWorker).options(**self._options)
             self._task_ref = ray.put(task)
+            if proposer_factory is not None:
+                self._factory_ref = _put_factory(proposer_factory)
             for _ in range(slots):
                 self._pending.append(self._spawn())
             self._maintainer = threading.Thread(target=self._maintain, name="godel-ray-slots", daemon=True)
@@ -218,7 +232,7 @@ class RayExecutor:
     # --- slots ---
 
     def _spawn(self) -> _Slot:
-        handle: Any = self._actor_cls.remote(self._task_ref, self.sandbox_config)
+        handle: Any = self._actor_cls.remote(self._task_ref, self.sandbox_config, self._factory_ref)
         return _Slot(handle, handle.ready.remote())
 
     def _maintain(self) -> None:
@@ -398,9 +412,18 @@ class RayExecutor:
             raise ProposalError(f"{self.where} returned {type(result).__name__}, not a Proposal")
         return result
 
+    def proposer(self) -> Proposer | None:
+        """With a proposer factory: a proposer whose proposals run on this executor's actors; else None."""
+        return self._proposer
+
     def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
         """Run the task's proposer on a Ray worker (``run.remote_proposals``); infrastructure failures are retried
-        like evaluations, then raised as :class:`SandboxError`."""
+        like evaluations, then raised as :class:`SandboxError`. Use it through :meth:`proposer`."""
+        if self._factory_ref is None:
+            raise ConfigError(
+                f"the Ray executor for {self.where} was built without a proposer factory, so it runs no proposals",
+                hint="pass proposer_factory= to make_executor (or RayExecutor) and propose through its proposer()",
+            )
         state = rng.getstate()
         rng.random()  # the caller's generator moves on, as if the proposer had drawn from it
         retrying = self._retrying()
@@ -450,6 +473,19 @@ class RayExecutor:
             disconnect()
         if self.cluster is not None:
             self.cluster.stop()
+
+
+def _put_factory(factory: ProposerFactory) -> Any:
+    """``factory`` in the object store, once for every actor; a factory Ray cannot pickle fails here, by name."""
+    import ray
+
+    try:
+        return ray.put(factory)
+    except Exception as exc:
+        raise ConfigError(
+            f"the proposer factory {factory!r} cannot be sent to Ray workers: {_short(exc)}",
+            hint="pass a module-level function taking the task (Ray pickles it by reference)",
+        ) from exc
 
 
 def _eval_bound(task: Task) -> float:
