@@ -28,6 +28,7 @@ from typing import Any
 
 import tenacity
 
+import godel
 from godel.candidate import Candidate, Evaluation, Program, Proposal
 from godel.config import SandboxConfig
 from godel.errors import ConfigError, EvaluationError, GodelError, ProposalError, SandboxError
@@ -43,7 +44,7 @@ from godel.executor._ray_cluster import (
     host_port,
 )
 from godel.propose import ProposalContext, Proposer
-from godel.sandbox import Sandbox
+from godel.sandbox import Sandbox, make_sandbox
 from godel.task import Task
 
 __all__ = ["RayExecutor"]
@@ -54,8 +55,6 @@ log = logging.getLogger("godel.executor.ray")
 
 
 def _build_sandbox(config: SandboxConfig) -> Sandbox:
-    from godel.sandbox import make_sandbox
-
     # One slot per actor: the actor runs one evaluation at a time, and Ray spreads actors over the nodes.
     return make_sandbox(config, slots=1)
 
@@ -78,8 +77,6 @@ class _EvalWorker:
         if self.evaluator is None:
             self.evaluator = Evaluator(self.task, _build_sandbox(self.sandbox_config))
         import ray
-
-        import godel
 
         return {
             "pid": os.getpid(),
