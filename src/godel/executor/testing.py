@@ -7,7 +7,7 @@ its own task (see :func:`write_suite_task`) and builds executors through the sub
 class-scoped (and so classmethods) because one executor serves a whole class (starting one can take seconds)::
 
     import pytest
-    from godel.executor import make_executor
+    from godel.executor import LocalExecutor, make_executor
     from godel.executor.testing import OK, ExecutorConformance, ExecutorFactory
     from godel.sandbox import SandboxConfig, SubprocessSandbox
 
