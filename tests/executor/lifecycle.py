@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from godel.errors import SandboxError
-from godel.executor import RayExecutor
-from godel.executor._ray import LocalRayCluster
+from godel.executor import LocalRayCluster, RayExecutor
 from tests.executor.support import OK, UNSAFE, make_task
 
 

@@ -1,4 +1,5 @@
-"""The Ray executor on a real local Ray cluster (2 CPUs), against the local executor on the same programs."""
+"""The Ray executor on a real local Ray cluster (2 CPUs), against the local executor on the same programs, and
+through the executor conformance suite."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ from pathlib import Path
 import pytest
 import ray  # noqa: F401  # a missing Ray must fail these tests, not skip them
 
+from godel.candidate import Program
 from godel.errors import ConfigError, SandboxError
-from godel.executor import Executor, LocalExecutor, RayExecutor, make_executor
-from godel.executor._ray import LocalRayCluster
+from godel.executor import (
+    Executor,
+    LocalExecutor,
+    LocalRayCluster,
+    ProposerFactory,
+    RayExecutor,
+    make_executor,
+)
+from godel.executor.testing import ExecutorConformance, ExecutorFactory, make_program, mutation_proposer
 from godel.sandbox import SandboxConfig, SubprocessSandbox
 from godel.task import Task
 from tests.executor.support import (
@@ -98,6 +107,14 @@ def test_the_sandbox_runs_inside_the_ray_worker(executor: RayExecutor) -> None:
     assert "RAY_RAYLET_PID" in seen
     infos = executor.workers()
     assert infos and all(i["sandbox"] == "unsafe-subprocess" and i["pid"] != os.getpid() for i in infos)
+
+
+def test_workers_import_the_same_godel_as_the_driver(executor: RayExecutor) -> None:
+    # A source tree on PYTHONPATH (a checkout, a worktree) must win on the workers as it does here.
+    import godel
+
+    infos = executor.workers()
+    assert infos and {i["godel"] for i in infos} == {os.path.dirname(godel.__file__)}
 
 
 def test_many_concurrent_calls_from_threads(executor: RayExecutor) -> None:
@@ -231,19 +248,91 @@ def test_proposals_can_run_on_ray_workers(cluster: LocalRayCluster, tmp_path: Pa
     import random
 
     from godel.candidate import Candidate, Status
-    from godel.executor import RemoteProposer
     from godel.propose import MutationProposer, ProposalContext
     from godel.task import load_task
 
     make_task(tmp_path / "t")
     task = load_task(tmp_path / "t", ["proposer.kind='mutate'"])
-    ex = RayExecutor(task, UNSAFE, slots=1, address=cluster.address, num_cpus_per_eval=0.5, start_timeout=30)
+    ex = RayExecutor(
+        task,
+        UNSAFE,
+        slots=1,
+        address=cluster.address,
+        num_cpus_per_eval=0.5,
+        start_timeout=30,
+        proposer_factory=mutation_proposer,  # sent to the actors, which build their proposer with it
+    )
     try:
         seed = Candidate(run_id=1, iteration=0, program=task.program, id=1, status=Status.OK, score=0.5)
         ctx = ProposalContext(task, seed, 3)
-        remote = RemoteProposer(ex, "mutate").propose(ctx, random.Random(7))
+        proposer = ex.proposer()
+        assert proposer is not None and proposer.name == "mutate"
+        remote = proposer.propose(ctx, random.Random(7))
         local = MutationProposer(task.config.proposer).propose(ctx, random.Random(7))
         assert remote.ok and remote.program is not None
         assert remote.program == local.program and remote.edit == local.edit
     finally:
         ex.close()
+
+
+def test_without_a_proposer_factory_it_refuses_to_propose(executor: RayExecutor, task: Task) -> None:
+    import random
+
+    from godel.executor.testing import proposal_context
+
+    assert executor.proposer() is None
+    with pytest.raises(ConfigError, match="without a proposer factory"):
+        executor.propose(proposal_context(task), random.Random(1))
+
+
+def test_a_factory_ray_cannot_send_is_a_config_error_naming_it(
+    cluster: LocalRayCluster, executor: RayExecutor, task: Task
+) -> None:
+    from godel.propose import Proposer
+
+    lock = threading.Lock()
+
+    def unpicklable(t: Task) -> Proposer:  # a closure over a lock: Ray's pickler refuses it
+        with lock:
+            return mutation_proposer(t)
+
+    with pytest.raises(ConfigError, match=r"proposer factory .*unpicklable.* cannot be sent to Ray workers"):
+        RayExecutor(task, UNSAFE, slots=1, address=cluster.address, proposer_factory=unpicklable)
+    # The failed start released its share of the driver connection and nothing else.
+    assert executor.evaluate(OK).score == 1.5
+
+
+class TestConformance(ExecutorConformance):
+    sandbox_config = UNSAFE
+    runs_proposals = True
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def make_executor(cls, cluster: LocalRayCluster) -> ExecutorFactory:
+        def make(task: Task, factory: ProposerFactory | None) -> Executor:
+            # A quarter CPU per slot leaves room on the 2-CPU cluster for the module's other executors.
+            return RayExecutor(
+                task,
+                UNSAFE,
+                slots=2,
+                address=cluster.address,
+                num_cpus_per_eval=0.25,
+                start_timeout=30,
+                proposer_factory=factory,
+            )
+
+        return make
+
+    @pytest.fixture
+    def broken(self, cluster: LocalRayCluster, task: Task) -> tuple[Executor, Program]:
+        # Every attempt kills the Ray worker holding the sandbox: the retries run out.
+        ex = RayExecutor(
+            task,
+            UNSAFE,
+            slots=1,
+            address=cluster.address,
+            num_cpus_per_eval=0.25,
+            retries=1,
+            backoff_seconds=0.05,
+        )
+        return ex, make_program("    os.kill(os.getppid(), 9)\n    time.sleep(5)\n    return 0.0, ''\n")

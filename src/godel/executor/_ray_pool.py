@@ -2,373 +2,73 @@
 
 Each actor builds its own sandbox with :func:`godel.sandbox.make_sandbox` *inside the Ray worker*, so the sandbox
 applies on whichever machine the evaluation lands, and its start-up cost is paid once per slot, not per candidate.
-The task goes into the object store once; each evaluation sends only the program.
-
-Without an address a single-node cluster is started on demand (:class:`LocalRayCluster`): ``ray start --head`` as a
-child process on loopback, with an **environment scrubbed of everything but PATH, HOME and the locale**. Ray starts
-its head processes with a copy of the starting process's environment, and its workers inherit the raylet's; starting
-the head from the engine with ``ray.init()`` would hand every API key of the engine to every Ray worker. What a Ray
-worker sees is then: that scrubbed environment, the variables Ray sets itself (``RAY_*``, ``OMP_NUM_THREADS``,
-``PYTHONBREAKPOINT``, ``SPT_NOENV``) and ``env_vars`` if the caller passes them. A job connected to an existing
-cluster gets that cluster's environment; Ray does not forward the driver's environment to workers. Because Ray binds
-its ports on every interface (and refuses loopback-only node addresses), a locally started cluster requires Ray's token
-authentication, with one random token per engine process kept in a 0600 file.
+The task goes into the object store once; each evaluation sends only the program. Without an address the executor
+starts a :class:`~godel.executor.LocalRayCluster` (see ``_ray_cluster``) and stops it on close.
 
 Failures are split in two. The candidate's own failures (crash, timeout, bad metrics) come back as a failed
 :class:`~godel.candidate.Evaluation`, exactly as with the local executor, and are never retried. Infrastructure
 failures (an actor or node that dies, a cluster that goes away, an evaluation that outlives every sandbox limit by
 far, a sandbox error inside the worker) are retried on a fresh actor with exponential backoff, and after the last
 attempt raise :class:`~godel.errors.SandboxError` naming the cluster address — never a score, never the candidate's
-failure.
+failure. Ray itself is imported only when an executor is built.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
 import queue
 import random
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import tenacity
 
+import godel
 from godel.candidate import Candidate, Evaluation, Program, Proposal
 from godel.config import SandboxConfig
 from godel.errors import ConfigError, EvaluationError, GodelError, ProposalError, SandboxError
 from godel.evaluate import Evaluator
-from godel.propose._base import ProposalContext, Proposer
-from godel.sandbox._base import Sandbox
+from godel.executor._base import ProposerFactory, RemoteProposer
+from godel.executor._ray_cluster import (
+    PROBE_SECONDS,
+    RAY_INSTALL_HINT,
+    LocalRayCluster,
+    answers,
+    connect,
+    disconnect,
+    host_port,
+)
+from godel.propose import ProposalContext, Proposer
+from godel.sandbox import Sandbox, make_sandbox
 from godel.task import Task
 
-__all__ = ["LocalRayCluster", "RayExecutor", "process_tree"]
+__all__ = ["RayExecutor"]
 
 log = logging.getLogger("godel.executor.ray")
-
-# Variables passed to a locally started cluster. Everything else (API keys, tokens, cloud credentials) stays out.
-_KEEP_ENV = ("HOME", "LANG", "LC_ALL", "TZ")
-_RAY_INSTALL_HINT = "install Ray with `pip install 'godel[ray]'`"
-_DRIVER_GCS_PATIENCE = 10 * 365 * 24 * 3600
-_PROBE_SECONDS = 1.0
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and every live descendant (by parent pid, from /proc), parents before children."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: the fields after the last ")" are reliable.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    out: list[int] = []
-    todo = [root] if os.path.exists(f"/proc/{root}") else []
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
-# The child that runs `ray start --head --block`. A watchdog thread waits for EOF on stdin, which comes when the
-# executor closes the pipe or dies in any way (kill -9 included), then kills every process the cluster started:
-# Ray's own fate-sharing covers the head processes but not workers already running, nor their sandboxed jobs.
-_HEAD_SHIM = """
-import os, signal, sys, threading
-from godel.executor._ray import process_tree
-
-def _watch():
-    try:
-        sys.stdin.buffer.read()
-    finally:
-        me = os.getpid()
-        for pid in reversed(process_tree(me)):
-            if pid != me:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        os._exit(0)
-
-threading.Thread(target=_watch, daemon=True).start()
-from ray.scripts.scripts import main
-sys.argv = ["ray", *sys.argv[1:]]
-main()
-"""
-
-
-def _host_port(address: str) -> tuple[str, int] | None:
-    """The TCP endpoint behind a Ray address ("host:port" or "ray://host:port"), None when it has none."""
-    rest = address.removeprefix("ray://").rsplit("/", 1)[0] if address.startswith("ray://") else address
-    host, sep, port = rest.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    return host.strip("[]"), int(port)
-
-
-def _answers(endpoint: tuple[str, int] | None) -> bool:
-    if endpoint is None:
-        return True  # nothing to probe: trust Ray's own errors and the timeouts
-    try:
-        with socket.create_connection(endpoint, timeout=_PROBE_SECONDS):
-            return True
-    except OSError:
-        return False
-
-
-_token_lock = threading.Lock()
-_token_env: dict[str, str] = {}
-_own_clusters: dict[str, dict[str, str]] = {}  # address -> what a driver needs to join it
-
-
-def _auth_env() -> dict[str, str]:
-    """Token authentication for the clusters this process starts: one token per process, in a 0600 file.
-
-    Ray binds its ports on every interface and refuses loopback-only node addresses, so without a token anyone who
-    can reach this machine could run code on the cluster. Ray caches the token once per process, hence one token.
-    """
-    with _token_lock:
-        if not _token_env:
-            folder = Path(tempfile.mkdtemp(prefix="godel-ray-auth-", dir="/tmp"))
-            path = folder / "auth_token"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-            atexit.register(shutil.rmtree, folder, True)
-            _token_env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(path)})
-        return dict(_token_env)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class LocalRayCluster:
-    """A single-node Ray cluster on this machine, owned by this process and stopped by :meth:`stop` or its death."""
-
-    def __init__(
-        self,
-        *,
-        num_cpus: int | None = None,
-        object_store_mb: int = 200,
-        start_timeout: float = 60.0,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.num_cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
-        self.temp_dir = Path(tempfile.mkdtemp(prefix="godel-ray-", dir="/tmp"))
-        port = _free_port()
-        child_env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
-        child_env.update(
-            {
-                # The worker interpreter first, so Ray's own scripts and `python` resolve to this virtualenv.
-                "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
-                "LANG": child_env.get("LANG", "C.UTF-8"),
-                "RAY_USAGE_STATS_ENABLED": "0",  # usage stats would phone home
-            }
-        )
-        self.auth_env = _auth_env()
-        child_env.update(self.auth_env)
-        child_env.update(env or {})
-        args = [
-            sys.executable,
-            "-c",
-            _HEAD_SHIM,
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={port}",
-            f"--num-cpus={self.num_cpus}",
-            f"--object-store-memory={object_store_mb * 1024 * 1024}",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-            f"--temp-dir={self.temp_dir}",
-        ]
-        self._log_path = self.temp_dir / "head.log"
-        self._stopped = False
-        with open(self._log_path, "wb") as log_file:
-            try:
-                self.process = subprocess.Popen(
-                    args,
-                    stdin=subprocess.PIPE,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env=child_env,
-                    cwd=self.temp_dir,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                shutil.rmtree(self.temp_dir, ignore_errors=True)
-                raise SandboxError(
-                    f"cannot start a local Ray cluster: {exc}", hint=_RAY_INSTALL_HINT
-                ) from exc
-        address_file = self.temp_dir / "ray_current_cluster"
-        deadline = time.monotonic() + start_timeout
-        while not (address_file.is_file() and address_file.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_tail()
-                why = (
-                    "exited"
-                    if self.process.poll() is not None
-                    else f"did not start within {start_timeout:g}s"
-                )
-                self.stop()
-                raise SandboxError(
-                    f"the local Ray cluster {why}; its log ends with:\n{tail}",
-                    hint="check that Ray is installed (`pip install 'godel[ray]'`) and /tmp has free space",
-                )
-            time.sleep(0.1)
-        self.address = address_file.read_text().strip()
-        _own_clusters[self.address] = self.auth_env
-
-    def log_tail(self, n: int = 2000) -> str:
-        try:
-            return self._log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-    def pids(self) -> list[int]:
-        """Every live process of the cluster: the head command, Ray's daemons, workers and their jobs."""
-        return process_tree(self.process.pid)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Kill every process of the cluster and remove its temporary directory. Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        pids = self.pids()
-        if self.process.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()  # the watchdog kills the tree and exits
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("local Ray cluster did not stop within %gs; killing it", timeout)
-        # Whatever the watchdog missed (or everything, if it could not run).
-        for pid in reversed(pids):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError, subprocess.TimeoutExpired):
-            self.process.wait(timeout)
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
-
-
-# --- the driver's connection to Ray (one per process, shared by every RayExecutor in it) ---
-
-_conn_lock = threading.Lock()
-_conn_users = 0
-_conn_address: str | None = None
-_conn_owned = False
-
-
-def _connect(address: str, label: str, env_vars: Mapping[str, str]) -> None:
-    global _conn_users, _conn_address, _conn_owned
-    import ray
-
-    with _conn_lock:
-        if ray.is_initialized():
-            if _conn_address is not None and _conn_address != address:
-                raise SandboxError(
-                    f"this process is already connected to the Ray cluster at {_conn_address}, not {label}",
-                    hint="close the other RayExecutor first, or pass the same --ray-address",
-                )
-            if _conn_address is None:  # connected by someone else: use it, never shut it down
-                _conn_address, _conn_owned = address, False
-        else:
-            runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
-            # Joining a cluster this process started: present its token (Ray reads it from the environment).
-            auth = _own_clusters.get(address)
-            if auth:
-                os.environ.update(auth)
-                # Ray reads its configuration once per process; re-read it so the token mode applies (this is what
-                # Ray's own token-auth setup does).
-                from ray._raylet import Config  # type: ignore[attr-defined]
-
-                Config.initialize("")
-            # Ray terminates a driver whose GCS stays unreachable for 60 s ("The program will terminate"): that
-            # would kill the engine with its in-flight candidates. The executor detects a dead cluster itself.
-            os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(_DRIVER_GCS_PATIENCE))
-            try:
-                ray.init(
-                    address=address,
-                    namespace="godel",
-                    log_to_driver=False,
-                    logging_level=logging.WARNING,
-                    runtime_env=runtime_env,
-                )
-            except Exception as exc:
-                raise SandboxError(
-                    f"cannot connect to the Ray cluster at {label}: {type(exc).__name__}: {exc}",
-                    hint="start it (`ray start --head`), fix --ray-address (host:port, ray://host:10001 or auto), "
-                    "or leave --ray-address out to start a local cluster",
-                ) from exc
-            _conn_address, _conn_owned = address, True
-        _conn_users += 1
-
-
-def _disconnect() -> None:
-    global _conn_users, _conn_address, _conn_owned
-    import ray
-
-    with _conn_lock:
-        _conn_users -= 1
-        if _conn_users > 0:
-            return
-        if _conn_owned:
-            try:
-                ray.shutdown()
-            except Exception as exc:  # a cluster that is already gone; nothing is lost, say so
-                log.warning("ray.shutdown() failed: %s", exc)
-            if _conn_address in _own_clusters:
-                # Token mode must not stick to this process (a later cluster may not use it) nor reach its children.
-                for key in _own_clusters[_conn_address]:
-                    os.environ.pop(key, None)
-                from ray._raylet import Config  # type: ignore[attr-defined]
-
-                Config.initialize("")
-        _conn_address, _conn_owned = None, False
-
 
 # --- the actor ---
 
 
 def _build_sandbox(config: SandboxConfig) -> Sandbox:
-    from godel.sandbox import make_sandbox
-
     # One slot per actor: the actor runs one evaluation at a time, and Ray spreads actors over the nodes.
     return make_sandbox(config, slots=1)
 
 
 class _EvalWorker:
-    """One evaluation slot on a Ray node: a long-lived sandbox and an :class:`Evaluator` over it."""
+    """One evaluation slot on a Ray node: a long-lived sandbox and an :class:`Evaluator` over it, and, given a
+    proposer factory, the task's proposer."""
 
-    def __init__(self, task: Task, sandbox_config: SandboxConfig) -> None:
+    def __init__(
+        self, task: Task, sandbox_config: SandboxConfig, proposer_factory: ProposerFactory | None
+    ) -> None:
         self.task = task
         self.sandbox_config = sandbox_config
+        self.proposer_factory = proposer_factory
         self.evaluator: Evaluator | None = None
         self.proposer: Proposer | None = None
 
@@ -380,6 +80,7 @@ class _EvalWorker:
 
         return {
             "pid": os.getpid(),
+            "godel": os.path.dirname(godel.__file__),  # which copy of godel this worker runs
             "node": ray.get_runtime_context().get_node_id(),
             "sandbox": self.evaluator.sandbox.name,
             "trusted": self.evaluator.sandbox.trusted,
@@ -399,11 +100,11 @@ class _EvalWorker:
         feedback: tuple[str, ...],
         rng_state: Any,
     ) -> Proposal:
-        # The proposer (with its model, for an LLM) is built once per actor from the task's own configuration.
+        # The proposer (with its model, for an LLM) is built once per actor, by the factory the caller handed over.
         if self.proposer is None:
-            from godel.parts import make_proposer
-
-            self.proposer = make_proposer(self.task, [])
+            if self.proposer_factory is None:
+                raise ProposalError("this Ray evaluation slot was started without a proposer factory")
+            self.proposer = self.proposer_factory(self.task)
         rng = random.Random()
         rng.setstate(rng_state)
         ctx = ProposalContext(self.task, parent, iteration, inspirations, feedback)
@@ -434,6 +135,8 @@ class RayExecutor:
     many times an infrastructure failure is retried (backoff ``backoff_seconds`` doubling up to
     ``backoff_max_seconds``); ``start_timeout`` bounds how long an evaluation waits for any slot to come up;
     ``eval_margin_seconds`` is added to the task's own time limits before a silent evaluation counts as lost.
+    ``proposer_factory`` (picklable: a module-level function) builds the task's proposer inside each actor; with
+    it, :meth:`proposer` returns a :class:`~godel.executor.RemoteProposer` whose proposals run on the actors.
     """
 
     name = "ray"
@@ -455,6 +158,7 @@ class RayExecutor:
         start_timeout: float = 60.0,
         eval_margin_seconds: float = 60.0,
         env_vars: Mapping[str, str] | None = None,
+        proposer_factory: ProposerFactory | None = None,
     ) -> None:
         if slots < 1:
             raise ConfigError(f"RayExecutor needs at least one slot, got {slots}")
@@ -464,7 +168,7 @@ class RayExecutor:
             import ray
         except ImportError as exc:
             raise ConfigError(
-                "the Ray executor needs Ray, which is not installed", hint=_RAY_INSTALL_HINT
+                "the Ray executor needs Ray, which is not installed", hint=RAY_INSTALL_HINT
             ) from exc
         self.task = task
         self.sandbox_config = sandbox_config
@@ -495,19 +199,25 @@ class RayExecutor:
         self._busy = 0
         self._closed = False
         self._connected = False
-        self._endpoint = _host_port(self.address)
+        self._endpoint = host_port(self.address)
         # Creating or killing an actor talks to the GCS and blocks while it is unreachable; the callers' threads
         # never do either, so a dead cluster cannot hang an evaluation past its timeouts.
         self._chores: queue.SimpleQueue[_Slot | None] = queue.SimpleQueue()  # None: spawn; a slot: kill it
         self._maintainer: threading.Thread | None = None
+        self._factory_ref: Any = None  # ray.ObjectRef of proposer_factory
+        self._proposer = (
+            RemoteProposer(self, task.config.proposer.kind) if proposer_factory is not None else None
+        )
         try:
-            _connect(self.address, self.where, env_vars or {})
+            connect(self.address, self.where, env_vars or {})
             self._connected = True
             if self._endpoint is None:  # "auto": probe the GCS it found
                 with contextlib.suppress(Exception):
-                    self._endpoint = _host_port(str(ray.get_runtime_context().gcs_address))
+                    self._endpoint = host_port(str(ray.get_runtime_context().gcs_address))
             self._actor_cls = ray.remote(_EvalWorker).options(**self._options)
             self._task_ref = ray.put(task)
+            if proposer_factory is not None:
+                self._factory_ref = _put_factory(proposer_factory)
             for _ in range(slots):
                 self._pending.append(self._spawn())
             self._maintainer = threading.Thread(target=self._maintain, name="godel-ray-slots", daemon=True)
@@ -519,7 +229,7 @@ class RayExecutor:
     # --- slots ---
 
     def _spawn(self) -> _Slot:
-        handle: Any = self._actor_cls.remote(self._task_ref, self.sandbox_config)
+        handle: Any = self._actor_cls.remote(self._task_ref, self.sandbox_config, self._factory_ref)
         return _Slot(handle, handle.ready.remote())
 
     def _maintain(self) -> None:
@@ -583,12 +293,12 @@ class RayExecutor:
                 f"the {self.where} has stopped; its log ends with:\n{self.cluster.log_tail(800)}",
                 hint="check memory and /tmp space on this machine, then resume the run",
             )
-        if not _answers(self._endpoint):
+        if not answers(self._endpoint):
             raise _InfraFailure(f"the cluster does not answer on {self._endpoint}")
 
     def _acquire(self) -> _Slot:
         deadline = time.monotonic() + self.start_timeout
-        next_probe = time.monotonic() + _PROBE_SECONDS
+        next_probe = time.monotonic() + PROBE_SECONDS
         with self._lock:
             while True:
                 if self._closed:
@@ -601,7 +311,7 @@ class RayExecutor:
                 if self._busy == 0:
                     if time.monotonic() > next_probe:
                         self._check_cluster()
-                        next_probe = time.monotonic() + _PROBE_SECONDS
+                        next_probe = time.monotonic() + PROBE_SECONDS
                     if time.monotonic() > deadline:
                         raise _InfraFailure(
                             f"no evaluation slot came up within {self.start_timeout:g}s "
@@ -645,7 +355,7 @@ class RayExecutor:
                     f"no answer within {self.eval_timeout:g}s, far beyond the task's time limits"
                 ) from exc
             except (ray.exceptions.RayError, ConnectionError) as exc:
-                if self.cluster is None and not _answers(self._endpoint):
+                if self.cluster is None and not answers(self._endpoint):
                     raise _InfraFailure(
                         f"{_short(exc)}; the cluster does not answer on {self._endpoint}"
                     ) from exc
@@ -699,9 +409,18 @@ class RayExecutor:
             raise ProposalError(f"{self.where} returned {type(result).__name__}, not a Proposal")
         return result
 
+    def proposer(self) -> Proposer | None:
+        """With a proposer factory: a proposer whose proposals run on this executor's actors; else None."""
+        return self._proposer
+
     def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
         """Run the task's proposer on a Ray worker (``run.remote_proposals``); infrastructure failures are retried
-        like evaluations, then raised as :class:`SandboxError`."""
+        like evaluations, then raised as :class:`SandboxError`. Use it through :meth:`proposer`."""
+        if self._factory_ref is None:
+            raise ConfigError(
+                f"the Ray executor for {self.where} was built without a proposer factory, so it runs no proposals",
+                hint="pass proposer_factory= to make_executor (or RayExecutor) and propose through its proposer()",
+            )
         state = rng.getstate()
         rng.random()  # the caller's generator moves on, as if the proposer had drawn from it
         retrying = self._retrying()
@@ -728,7 +447,7 @@ class RayExecutor:
         log.warning("%s: attempt %d failed (%s); retrying", self.where, state.attempt_number, exc)
 
     def workers(self) -> list[dict[str, Any]]:
-        """What each started slot reported: pid, node id, sandbox backend."""
+        """What each started slot reported: pid, node id, sandbox backend, the godel package it imports."""
         with self._lock:
             return [dict(s.info) for s in self._idle if s.info is not None]
 
@@ -746,11 +465,24 @@ class RayExecutor:
                     self._chores.put(slot)
                 self._chores.put(None)  # seen after the kills: the thread ends
                 # Killing actors on a dead cluster can block: give up waiting, the daemon thread dies with us.
-                self._maintainer.join(5.0 if _answers(self._endpoint) else 0.0)
+                self._maintainer.join(5.0 if answers(self._endpoint) else 0.0)
             self._connected = False
-            _disconnect()
+            disconnect()
         if self.cluster is not None:
             self.cluster.stop()
+
+
+def _put_factory(factory: ProposerFactory) -> Any:
+    """``factory`` in the object store, once for every actor; a factory Ray cannot pickle fails here, by name."""
+    import ray
+
+    try:
+        return ray.put(factory)
+    except Exception as exc:
+        raise ConfigError(
+            f"the proposer factory {factory!r} cannot be sent to Ray workers: {_short(exc)}",
+            hint="pass a module-level function taking the task (Ray pickles it by reference)",
+        ) from exc
 
 
 def _eval_bound(task: Task) -> float:
