@@ -1,4 +1,9 @@
-"""Building a run's parts (archive, sandbox, proposer, selector, guard) from its configuration."""
+"""The composition root: a run's parts (archive, sandbox, executor, proposer, selector, guard) built from its
+configuration, and the engine or worker made of them.
+
+Every command that runs candidates builds its parts here and closes them here (:meth:`Parts.close`), so no caller
+has to know which part owns which resource.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,21 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from godel.archive import open_archive
-from godel.archive._base import Archive
+from godel.archive import Archive, open_archive
 from godel.config import Config
+from godel.engine import Engine, Worker, WorkerConfig
 from godel.errors import GodelError
-from godel.guard._base import Guard
-from godel.propose._base import Proposer
-from godel.sandbox._base import Sandbox
-from godel.select._base import Selector
+from godel.executor import Executor, LocalExecutor, make_executor
+from godel.guard import Guard, make_guard
+from godel.progress import Progress
+from godel.propose import MixProposer, MutationProposer, Proposer
+from godel.sandbox import FabricSandbox, Sandbox, make_sandbox
+from godel.select import Selector, make_selector
 from godel.task import Task
 
-__all__ = ["DEFAULT_STORAGE", "Parts", "build_parts", "make_proposer", "storage_url"]
+__all__ = ["DEFAULT_STORAGE", "Parts", "build_parts", "make_proposer", "storage_url", "worker_proposer"]
 
 DEFAULT_STORAGE = "sqlite:///godel.db"
 
@@ -31,24 +39,8 @@ def storage_url(explicit: str | None = None, config: Config | None = None) -> st
     return os.environ.get("GODEL_STORAGE", DEFAULT_STORAGE)
 
 
-@dataclass
-class Parts:
-    archive: Archive
-    sandbox: Sandbox
-    proposer: Proposer
-    selector_factory: Callable[[], Selector]
-    guard: Guard | None
-    notes: list[str] = field(default_factory=list)  # things the user should know (fallbacks taken)
-
-    def close(self) -> None:
-        self.sandbox.close()
-        self.archive.close()
-
-
 def make_proposer(task: Task, notes: list[str]) -> Proposer:
     """The configured proposer; ``mix`` falls back to mutations alone (and says so) when no model can load."""
-    from godel.propose import MixProposer, MutationProposer
-
     cfg = task.config.proposer
     mutate = MutationProposer(cfg)
     if cfg.kind == "mutate":
@@ -68,14 +60,84 @@ def make_proposer(task: Task, notes: list[str]) -> Proposer:
     return MixProposer([(llm, cfg.llm_share), (mutate, 1.0 - cfg.llm_share)])
 
 
-def build_parts(
-    task: Task, storage: str | None = None, *, sandbox: Sandbox | None = None, proposals: bool = True
-) -> Parts:
-    """Everything a run needs. ``proposals=False`` (``godel try``) skips loading a language model."""
-    from godel.guard import make_guard
-    from godel.sandbox import make_sandbox
-    from godel.select import make_selector
+def worker_proposer(task: Task) -> Proposer:
+    """The task's proposer as an executor's worker builds it (module-level so that it pickles by reference)."""
+    return make_proposer(task, [])
 
+
+@dataclass
+class Parts:
+    task: Task
+    archive: Archive
+    sandbox: Sandbox
+    executor: Executor
+    proposer: Proposer
+    selector_factory: Callable[[], Selector]
+    guard: Guard | None
+    notes: list[str] = field(default_factory=list)  # things the user should know (fallbacks taken)
+    _closed: bool = False
+
+    def engine(
+        self,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> Engine:
+        return Engine(
+            self.task,
+            self.archive,
+            proposer=self.proposer,
+            selector_factory=self.selector_factory,
+            sandbox=self.sandbox,
+            guard=self.guard,
+            executor=self.executor,
+            on_progress=on_progress,
+            on_event=on_event,
+        )
+
+    def worker(self, config: WorkerConfig) -> Worker:
+        return Worker(
+            self.task,
+            self.archive,
+            proposer=self.proposer,
+            selector_factory=self.selector_factory,
+            sandbox=self.sandbox,
+            guard=self.guard,
+            executor=self.executor,
+            worker=config,
+        )
+
+    def close(self) -> None:
+        """Close the executor, the sandbox and the archive, once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.executor.close()  # the local executor closes the sandbox it wraps
+        finally:
+            try:
+                self.sandbox.close()
+            finally:
+                self.archive.close()
+
+    def __enter__(self) -> Parts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_parts(
+    task: Task,
+    storage: str | None = None,
+    *,
+    sandbox: Sandbox | None = None,
+    proposals: bool = True,
+    executor: str | None = None,
+    ray_address: str | None = None,
+) -> Parts:
+    """Everything a run needs. ``proposals=False`` (``godel try``) skips loading a language model; ``executor`` and
+    ``ray_address`` (the command line's) win over ``[run]``."""
     notes: list[str] = []
     url = storage_url(storage, task.config)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -83,29 +145,50 @@ def build_parts(
     if sandbox is not None:
         box = sandbox
     else:
-        from godel.sandbox import FabricSandbox
-
         slots = task.config.run.parallel
         # The execution fabric schedules jobs over the slots (priorities, infrastructure retries, KPIs).
         box = FabricSandbox(make_sandbox(task.config.sandbox, slots=slots), slots)
+    closers: list[Callable[[], None]] = [box.close]
     try:
         archive = open_archive(url)
-        if proposals:
-            proposer = make_proposer(task, notes)
-        else:
-            from godel.propose import MutationProposer
-
-            proposer = MutationProposer(task.config.proposer)
+        closers.append(archive.close)
+        proposer: Proposer = (
+            make_proposer(task, notes) if proposals else MutationProposer(task.config.proposer)
+        )
         guard = make_guard(task.config.guard, task) if task.config.guard.enabled else None
+        runner = _executor(task, box, executor, ray_address)
+        if task.config.run.remote_proposals:
+            remote = runner.proposer()
+            if remote is None:
+                runner.close()
+                raise GodelError(
+                    f"run.remote_proposals needs an executor that can propose; {runner.name!r} cannot",
+                    hint="use --executor ray, or set run.remote_proposals = false",
+                )
+            proposer = remote
     except BaseException:
-        box.close()
+        for close in reversed(closers):
+            close()
         raise
     selector_cfg = task.config.selector
     return Parts(
+        task=task,
         archive=archive,
         sandbox=box,
+        executor=runner,
         proposer=proposer,
         selector_factory=lambda: make_selector(selector_cfg),
         guard=guard,
         notes=notes,
+    )
+
+
+def _executor(task: Task, box: Sandbox, name: str | None, address: str | None) -> Executor:
+    name = name or task.config.run.executor
+    address = address or task.config.run.ray_address
+    if name == "local" and address is None:
+        return LocalExecutor(task, box)
+    factory = worker_proposer if task.config.run.remote_proposals else None
+    return make_executor(
+        name, task, task.config.sandbox, task.config.run.parallel, address=address, proposer_factory=factory
     )

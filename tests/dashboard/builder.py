@@ -94,8 +94,8 @@ import typer
 from pathlib import Path
 from godel.archive import open_archive
 from godel.errors import ArchiveError, GodelError
-from godel.dashboard._cli import register as register_dashboard
-from godel.telemetry._cli import register as register_events
+from godel.cli._dashboard import register as register_dashboard
+from godel.cli._events import register as register_events
 
 def open_fn(storage):
     url = storage or "sqlite:///godel.db"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from godel.dashboard._cli import check_port
+from godel.cli._dashboard import check_port
 from godel.telemetry import ServeError
 from tests.dashboard.builder import CLI
 from tests.helpers import ROOT

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from godel.archive import open_archive
 from godel.archive._base import Archive
 from godel.candidate import Candidate, Program, Status
-from godel.guard._cli import register
+from godel.cli._guard import register
 
 
 def _app(db: Path) -> typer.Typer:

@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from godel.archive import open_archive, verify_chain
+from godel.cli._events import register
 from godel.errors import ArchiveError, UnknownRun
 from godel.telemetry import event_line, iter_events, last_event
-from godel.telemetry._cli import register
 from tests.dashboard.builder import CLI, SECRET
 from tests.helpers import ROOT
 

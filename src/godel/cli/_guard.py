@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from godel._cliutil import emit_json, pick_run
+from godel.cli._common import emit_json, pick_run
 from godel.errors import GuardError
 from godel.guard._approvals import approve, list_queue, reject
 from godel.guard._audit import export_jsonl, read_jsonl, verify_archive, verify_chain

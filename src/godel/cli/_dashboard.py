@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from godel._cliutil import pick_run
 from godel.archive._base import Archive
+from godel.cli._common import pick_run
 from godel.telemetry._errors import ServeError
 
 __all__ = ["check_port", "register"]

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from godel._cliutil import pick_run
 from godel.archive._base import Archive
+from godel.cli._common import pick_run
 from godel.telemetry._errors import TelemetryError
 from godel.telemetry._events import event_line, event_record, follow_events, iter_events
 

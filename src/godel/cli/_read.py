@@ -1,0 +1,182 @@
+"""The read commands: ``godel status | best | show | lineage``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from godel.candidate import Status, unified_diff
+from godel.cli._app import app
+from godel.cli._common import (
+    JsonOpt,
+    RunOpt,
+    StorageOpt,
+    candidate_doc,
+    emit_json,
+    fmt,
+    get_candidate,
+    open_existing,
+    out,
+    pick_run,
+)
+from godel.errors import GodelError
+from godel.redact import redact
+
+__all__: list[str] = []
+
+
+@app.command()
+def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = False) -> None:
+    """Runs in the archive and the state of one (counts, best score, recent failures)."""
+    archive = open_existing(storage)
+    try:
+        info = pick_run(archive, run)
+        totals = archive.stats(info.id)
+        counts = dict(totals.counts)
+        best = archive.best(info.id)
+        seed = archive.candidates(info.id, limit=1)
+        failures = [
+            {"id": c.id, "iteration": c.iteration, "stage": c.failure_stage, "reason": c.reason}
+            for c in archive.candidates(info.id, status=[Status.FAILED, Status.REJECTED])[-5:]
+        ]
+        doc: dict[str, Any] = {
+            "storage": archive.url,
+            "runs": [
+                {"id": r.id, "name": r.name, "task": r.task, "status": r.status} for r in archive.runs()
+            ],
+            "run": {
+                "id": info.id,
+                "name": info.name,
+                "task": info.task,
+                "status": info.status,
+                "meta": info.meta,
+            },
+            "counts": counts,
+            "total": totals.total,
+            "flagged": totals.flagged,
+            "tokens": totals.tokens,
+            "cost": totals.cost,
+            "seed_score": seed[0].score if seed else None,
+            "best": best.summary() if best else None,
+            "recent_failures": failures,
+        }
+    finally:
+        archive.close()
+    if as_json:
+        emit_json(doc)
+        return
+    out.print(f"archive {doc['storage']}: {len(doc['runs'])} run(s)")
+    out.print(f"run [bold]{info.name}[/] (id {info.id}, task {info.task}, {info.status})")
+    out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    out.print(
+        f"  seed score {fmt(doc['seed_score'])}; best {fmt(best.score if best else None)}"
+        + (f" (candidate {best.id})" if best else "")
+    )
+    for f in failures:
+        out.print(redact(f"  #{f['id']} {f['stage']}: {f['reason']}"[:160]))
+
+
+@app.command()
+def best(
+    storage: StorageOpt = None,
+    run: RunOpt = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="write the best program here")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The best candidate of a run (flagged candidates excluded until a human clears them)."""
+    archive = open_existing(storage)
+    try:
+        info = pick_run(archive, run)
+        cand = archive.best(info.id)
+    finally:
+        archive.close()
+    if cand is None:
+        raise GodelError(f"run {info.name} has no successfully evaluated candidate yet")
+    if out_file is not None:
+        if len(cand.program.files) == 1:
+            out_file.write_text(next(iter(cand.program.files.values())))
+        else:
+            for rel, text in cand.program.files.items():
+                target = out_file / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+    if as_json:
+        emit_json(candidate_doc(cand) | {"files": dict(cand.program.files), "out": str(out_file or "")})
+        return
+    out.print(
+        f"best of run {info.name}: candidate {cand.id} (iteration {cand.iteration}) score {fmt(cand.score)}"
+    )
+    out.print("  " + ", ".join(f"{k}={v:.6g}" for k, v in cand.metrics.items()))
+    if out_file is not None:
+        out.print(f"written to {out_file}")
+    else:
+        for rel, text in cand.program.files.items():
+            out.print(f"[dim]--- {rel}[/]")
+            out.print(text, markup=False, highlight=False)
+
+
+@app.command()
+def show(
+    candidate_id: Annotated[str, typer.Argument(metavar="ID")],
+    storage: StorageOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One candidate: code, diff against its parent, metrics, verdict, errors."""
+    archive = open_existing(storage)
+    try:
+        cand = get_candidate(archive, candidate_id)
+        parent = archive.get_candidate(cand.parent_id) if cand.parent_id is not None else None
+    finally:
+        archive.close()
+    diff = (
+        cand.diff if cand.diff is not None else unified_diff(parent.program if parent else None, cand.program)
+    )
+    if as_json:
+        doc = cand.to_dict()
+        doc["diff"] = diff
+        emit_json(doc)
+        return
+    out.print(
+        f"candidate {cand.id} (run {cand.run_id}, iteration {cand.iteration}, generation {cand.generation}) "
+        f"parent {cand.parent_id}: [bold]{cand.status.value}[/] score {fmt(cand.score)}"
+    )
+    out.print(f"proposer {cand.proposer}" + (f" model {cand.model}" if cand.model else ""))
+    if cand.reason:
+        out.print(redact(f"reason: {cand.reason}"), markup=False)
+    if cand.metrics:
+        out.print("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in cand.metrics.items()))
+    if cand.verdict:
+        out.print(f"guard: {cand.verdict.get('decision')} {'; '.join(cand.verdict.get('reasons', []))}")
+    if cand.flags:
+        out.print(f"flags: {', '.join(cand.flags)}")
+    for key, text in cand.artifacts.items():
+        out.print(f"[dim]--- artifact {key}[/]")
+        out.print(redact(text), markup=False, highlight=False)
+    out.print("[dim]--- diff against parent[/]")
+    out.print(diff or "(no change)", markup=False, highlight=False)
+    out.print("[dim]--- code[/]")
+    for rel, text in cand.program.files.items():
+        out.print(f"[dim]{rel}[/]")
+        out.print(text, markup=False, highlight=False)
+
+
+@app.command()
+def lineage(
+    candidate_id: Annotated[str, typer.Argument(metavar="ID")],
+    storage: StorageOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The chain of ancestors from the seed to a candidate, with scores."""
+    archive = open_existing(storage)
+    try:
+        chain = archive.lineage(get_candidate(archive, candidate_id).id or 0)
+    finally:
+        archive.close()
+    docs = [c.summary() for c in chain]
+    if as_json:
+        emit_json({"lineage": docs})
+        return
+    for depth, c in enumerate(chain):
+        out.print(f"{'  ' * depth}#{c.id} it{c.iteration} {c.proposer} {c.status.value} score {fmt(c.score)}")
