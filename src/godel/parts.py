@@ -12,7 +12,7 @@ from godel.archive._base import Archive
 from godel.config import Config
 from godel.errors import GodelError
 from godel.guard._base import Guard
-from godel.propose._base import Proposer
+from godel.propose import Proposer
 from godel.sandbox._base import Sandbox
 from godel.select._base import Selector
 from godel.task import Task
@@ -55,7 +55,7 @@ def make_proposer(task: Task, notes: list[str]) -> Proposer:
         return mutate
     try:
         from godel.llm import make_llm
-        from godel.propose._llm import LLMProposer
+        from godel.propose import LLMProposer
 
         llm = LLMProposer(make_llm(task.config.llm), cfg)
     except GodelError as exc:
