@@ -1,7 +1,9 @@
 """Anthropic's Messages API (optional extra ``godel[anthropic]``; the SDK is imported only when configured).
 
 No grammars and no seed in this API, and no structured outputs through this backend: a request's ``grammar``,
-``schema`` and ``seed`` are ignored. Retries are left to the pool (``max_retries=0``).
+``schema`` and ``seed`` are ignored. Nor is ``temperature`` sent: the Messages API deprecated it (newer models refuse
+a request carrying it with HTTP 400, and the SDK no longer takes it), so the model samples at its own default.
+Retries are left to the pool (``max_retries=0``).
 """
 
 from __future__ import annotations
@@ -84,7 +86,6 @@ class AnthropicLLM(LLM):
             "model": self.config.model,
             "messages": chat,
             "max_tokens": request.max_tokens,
-            "temperature": min(request.temperature, 1.0),
         }
         if system:
             kwargs["system"] = system
