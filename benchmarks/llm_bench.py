@@ -28,9 +28,8 @@ from godel.candidate import Candidate, Status
 from godel.config import ProposerConfig
 from godel.engine import Engine
 from godel.llm import LLMConfig, ModelConfig, make_llm
-from godel.llm._fakeserver import FakeChatServer
-from godel.propose import ProposalContext
-from godel.propose._llm import LLMProposer
+from godel.llm.testing import FakeChatServer
+from godel.propose import LLMProposer, ProposalContext
 from godel.sandbox import make_sandbox
 from godel.select import make_selector
 from godel.task import load_task

@@ -47,7 +47,7 @@ def make_proposer(task: Task, notes: list[str]) -> Proposer:
         return mutate
     try:
         from godel.llm import make_llm
-        from godel.propose._llm import LLMProposer
+        from godel.propose import LLMProposer
 
         llm = LLMProposer(make_llm(task.config.llm), cfg)
     except GodelError as exc:

@@ -6,9 +6,8 @@ import random
 
 import pytest
 
-from godel.llm import LLMConfig, Message, ModelConfig, make_llm, plan_edit
-from godel.llm._embedded import EmbeddedLLM, default_gguf
-from godel.propose._apply import apply_search_replace, parse_search_replace
+from godel.llm import CompletionRequest, EmbeddedLLM, LLMConfig, Message, ModelConfig, default_gguf, make_llm
+from godel.propose import apply_search_replace, parse_search_replace, plan_edit
 from godel.task import load_task
 from tests.helpers import EXAMPLES
 
@@ -24,16 +23,18 @@ def test_loaded_once_per_process_and_deterministic_with_a_seed() -> None:
     a = EmbeddedLLM(ModelConfig(n_threads=1))
     b = EmbeddedLLM(ModelConfig(n_threads=1))
     assert a._model() is b._model()
-    msgs = [Message("user", "Name a colour.")]
-    x = a.complete(msgs, max_tokens=12, temperature=0.9, seed=5)
-    y = b.complete(msgs, max_tokens=12, temperature=0.9, seed=5)
+    request = CompletionRequest((Message("user", "Name a colour."),), max_tokens=12, temperature=0.9, seed=5)
+    x = a.complete(request)
+    y = b.complete(request)
     assert x.text == y.text and x.tokens_out > 0 and x.tokens_in > 0
 
 
 def test_grammar_forces_the_reply_shape() -> None:
     llm = EmbeddedLLM(ModelConfig(n_threads=1))
     out = llm.complete(
-        [Message("user", "Write anything.")], max_tokens=20, seed=1, grammar='root ::= "yes" | "no"'
+        CompletionRequest(
+            (Message("user", "Write anything."),), max_tokens=20, seed=1, grammar='root ::= "yes" | "no"'
+        )
     )
     assert out.text in ("yes", "no")
 
@@ -47,11 +48,11 @@ def test_planned_edits_apply_with_the_real_model() -> None:
     for seed in range(6):
         plan = plan_edit(task, task.program, random.Random(seed))
         assert plan is not None
-        msgs = [
+        msgs = (
             Message("user", f"```python\n{code}```\n{plan.instruction}"),
             Message("assistant", plan.prefill),
-        ]
-        out = llm.complete(msgs, max_tokens=120, seed=seed, grammar=plan.grammar)
+        )
+        out = llm.complete(CompletionRequest(msgs, max_tokens=120, seed=seed, grammar=plan.grammar))
         edits = parse_search_replace(plan.prefill + out.text)  # always well-formed: the grammar guarantees it
         assert len(edits) == 1 and edits[0].search == plan.span.text and edits[0].replace != edits[0].search
         try:

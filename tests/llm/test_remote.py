@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from godel.errors import BudgetExhausted, LLMError
-from godel.llm import LLMConfig, Message, ModelConfig, ModelPool, make_llm
-from godel.llm._fakeserver import FakeChatServer
+from godel.llm import CompletionRequest, LLMConfig, Message, ModelConfig, ModelPool, make_llm
+from godel.llm.testing import FakeChatServer
 
-MSG = [Message("system", "be brief"), Message("user", "say hello")]
+MSG = (Message("system", "be brief"), Message("user", "say hello"))
+
+
+def ask(**fields: Any) -> CompletionRequest:
+    return CompletionRequest(MSG, **fields)
 
 
 @pytest.fixture
@@ -41,7 +46,7 @@ def pool(*models: ModelConfig, **kw: object) -> ModelPool:
 
 def test_plain_call_reports_text_tokens_and_cost(server: FakeChatServer) -> None:
     llm = pool(remote(server.url, cost_per_1k_in=1.0, cost_per_1k_out=2.0))
-    out = llm.complete(MSG, seed=1)
+    out = llm.complete(ask(seed=1))
     assert out.text == "hello there"
     assert out.model == "openai:fake-model"
     assert out.tokens_in > 0 and out.tokens_out > 0
@@ -54,7 +59,8 @@ def test_plain_call_reports_text_tokens_and_cost(server: FakeChatServer) -> None
 def test_transient_failures_are_retried(server: FakeChatServer, failure: str) -> None:
     server.script.extend([failure])
     llm = pool(remote(server.url))
-    out, notes = llm.complete_with_notes(MSG)
+    out = llm.complete(ask())
+    notes = out.notes
     assert out.text == "hello there"
     stats = llm.stats()["models"]["openai:fake-model"]
     assert stats["retries"] == 1 and stats["ok"] == 1 and stats["failures"] == 0
@@ -65,7 +71,7 @@ def test_retries_give_up_after_max_retries(server: FakeChatServer) -> None:
     server.script.extend(["500"] * 5)
     llm = pool(remote(server.url, max_retries=2))
     with pytest.raises(LLMError, match="HTTP 500"):
-        llm.complete(MSG)
+        llm.complete(ask())
     assert server.behaviours() == ["500", "500", "500"]  # one call + 2 retries
 
 
@@ -75,7 +81,7 @@ def test_retries_give_up_after_max_retries(server: FakeChatServer) -> None:
         ("empty", "malformed reply"),
         ("garbage", "malformed reply"),
         ("nochoices", "no choices"),
-        ("drop", "cannot reach"),
+        ("drop", "accepted the request and closed the connection"),
     ],
 )
 def test_malformed_replies_are_not_retried_and_named(
@@ -84,16 +90,16 @@ def test_malformed_replies_are_not_retried_and_named(
     server.script.extend([failure])
     llm = pool(remote(server.url))
     with pytest.raises(LLMError, match=match):
-        llm.complete(MSG)
+        llm.complete(ask())
     assert server.behaviours() == [failure]
 
 
 def test_wrong_model_name_is_permanent_and_named(server: FakeChatServer) -> None:
     llm = pool(remote(server.url, model="no-such-model"))
     with pytest.raises(LLMError, match=r"model 'no-such-model' not found at http://127\.0\.0\.1:\d+/v1"):
-        llm.complete(MSG)
+        llm.complete(ask())
     with pytest.raises(LLMError, match="disabled"):
-        llm.complete(MSG)
+        llm.complete(ask())
     assert len(server.log) == 1  # disabled: no second request
     assert llm.stats()["models"]["openai:no-such-model"]["breaker"] == "disabled"
 
@@ -109,10 +115,10 @@ def test_rejected_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> Non
     with FakeChatServer(api_key="right") as srv:
         llm = pool(remote(srv.url, api_key_env="GODEL_TEST_KEY"))
         with pytest.raises(LLMError, match=r"rejected the key in \$GODEL_TEST_KEY \(HTTP 401\)"):
-            llm.complete(MSG)
+            llm.complete(ask())
     monkeypatch.setenv("GODEL_TEST_KEY", "right")
     with FakeChatServer(api_key="right", reply="ok") as srv:
-        assert pool(remote(srv.url, api_key_env="GODEL_TEST_KEY")).complete(MSG).text == "ok"
+        assert pool(remote(srv.url, api_key_env="GODEL_TEST_KEY")).complete(ask()).text == "ok"
 
 
 def test_unreachable_endpoint_names_the_url() -> None:
@@ -120,7 +126,7 @@ def test_unreachable_endpoint_names_the_url() -> None:
         url = srv.url
     llm = pool(remote(url))
     with pytest.raises(LLMError, match=f"cannot reach {url}"):
-        llm.complete(MSG)
+        llm.complete(ask())
 
 
 def test_breaker_opens_and_fails_over_then_recovers(server: FakeChatServer) -> None:
@@ -134,29 +140,29 @@ def test_breaker_opens_and_fails_over_then_recovers(server: FakeChatServer) -> N
         )
         server.script.extend(["500", "500"])
         for _ in range(2):
-            out, notes = llm.complete_with_notes(MSG)
+            out = llm.complete(ask())
             assert out.text == "from backup"
-            assert any("failed over to backup" in n for n in notes)
+            assert any("failed over to backup" in n for n in out.notes)
         assert llm.stats()["models"]["openai:fake-model"]["breaker"] == "open"
-        out = llm.complete(MSG)  # the paused primary gets no request
+        out = llm.complete(ask())  # the paused primary gets no request
         assert out.text == "from backup"
         assert len(server.log) == 2
         time.sleep(0.35)
-        assert llm.complete(MSG).text == "hello there"  # half-open trial succeeds
+        assert llm.complete(ask()).text == "hello there"  # half-open trial succeeds
         assert llm.stats()["models"]["openai:fake-model"]["breaker"] == "closed"
 
 
 def test_cache_replays_identical_requests(tmp_path: Path, server: FakeChatServer) -> None:
     llm = pool(remote(server.url, cost_per_1k_out=1.0), cache=True, cache_dir=str(tmp_path))
-    first = llm.complete(MSG, seed=7)
+    first = llm.complete(ask(seed=7))
     again = make_llm(
         LLMConfig(models=(remote(server.url, cost_per_1k_out=1.0),), cache=True, cache_dir=str(tmp_path))
-    ).complete(MSG, seed=7)
+    ).complete(ask(seed=7))
     assert again.cached and again.text == first.text and again.cost == 0.0
     assert len(server.log) == 1
-    llm.complete(MSG, seed=8)  # another seed is another request
-    llm.complete(MSG)  # no seed and temperature > 0: never cached
-    llm.complete(MSG)
+    llm.complete(ask(seed=8))  # another seed is another request
+    llm.complete(ask())  # no seed and temperature > 0: never cached
+    llm.complete(ask())
     assert len(server.log) == 4
 
 
@@ -165,7 +171,7 @@ def test_cost_cap_is_hard(server: FakeChatServer) -> None:
     calls = 0
     with pytest.raises(BudgetExhausted, match=r"llm\.max_cost=2"):
         for _ in range(100):
-            llm.complete(MSG, max_tokens=50)
+            llm.complete(ask(max_tokens=50))
             calls += 1
     assert 0 < calls < 100
     assert llm.stats()["spent"] <= 2.0
@@ -180,14 +186,14 @@ def test_token_cap_falls_back_to_free_model_before_stopping(server: FakeChatServ
             selection="ordered",
             max_cost=0.01,
         )
-        out, notes = llm.complete_with_notes(MSG, max_tokens=512)
-        assert out.text == "free" and any("max_cost" in n for n in notes)
+        out = llm.complete(ask(max_tokens=512))
+        assert out.text == "free" and any("max_cost" in n for n in out.notes)
 
 
 def test_weighted_selection_follows_weights() -> None:
     with FakeChatServer(reply="a") as a, FakeChatServer(reply="b") as b:
         llm = pool(remote(a.url, name="a", weight=9.0), remote(b.url, name="b", weight=1.0))
-        texts = [llm.complete(MSG, seed=s).text for s in range(60)]
+        texts = [llm.complete(ask(seed=s)).text for s in range(60)]
         assert 40 <= texts.count("a") <= 60 and texts.count("b") >= 1
 
 
@@ -195,15 +201,15 @@ def test_ucb_prefers_the_model_that_improves_per_cost() -> None:
     with FakeChatServer(reply="a") as a, FakeChatServer(reply="b") as b:
         llm = pool(remote(a.url, name="a"), remote(b.url, name="b"), selection="ucb", ucb_c=0.2)
         for _ in range(30):
-            out = llm.complete(MSG)
+            out = llm.complete(ask())
             llm.report(out.model, 1.0 if out.model == "b" else 0.0, 0.01)
         counts = llm.stats()["bandit"]
         assert counts["b"]["pulls"] > counts["a"]["pulls"] * 3
 
 
 def test_grammar_is_sent_only_when_configured(server: FakeChatServer) -> None:
-    pool(remote(server.url)).complete(MSG, grammar='root ::= "x"')
-    pool(remote(server.url, grammar_field="grammar")).complete(MSG, grammar='root ::= "x"')
+    pool(remote(server.url)).complete(ask(grammar='root ::= "x"'))
+    pool(remote(server.url, grammar_field="grammar")).complete(ask(grammar='root ::= "x"'))
     assert "grammar" not in server.log[0].body
     assert server.log[1].body["grammar"] == 'root ::= "x"'
 
@@ -212,3 +218,13 @@ def test_anthropic_without_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(LLMError, match="ANTHROPIC_API_KEY"):
         make_llm(LLMConfig(models=(ModelConfig(backend="anthropic", model="claude-x"),), cache=False))
+
+
+def test_a_request_is_a_frozen_value_checked_when_made() -> None:
+    request = CompletionRequest([Message("user", "hi")], stop=["\n"])  # type: ignore[arg-type]
+    assert request.messages == (Message("user", "hi"),) and request.stop == ("\n",)
+    assert hash(request) == hash(CompletionRequest((Message("user", "hi"),), stop=("\n",)))
+    with pytest.raises(LLMError, match="max_tokens >= 1"):
+        CompletionRequest(MSG, max_tokens=0)
+    with pytest.raises(LLMError, match="at least one message"):
+        CompletionRequest(())

@@ -9,10 +9,9 @@ import pytest
 
 from godel.candidate import Status
 from godel.config import ProposerConfig
-from godel.llm import LLMConfig, ModelConfig, make_llm
-from godel.llm._fakeserver import FakeChatServer
-from godel.propose import Outcome
-from godel.propose._llm import LLMProposer
+from godel.llm import LLMConfig, ModelConfig, ModelPool, make_backend, make_llm
+from godel.llm.testing import FakeChatServer
+from godel.propose import LLMProposer, Outcome
 from godel.task import load_task
 from tests.helpers import EXAMPLES
 from tests.propose.support import context, file_task
@@ -88,6 +87,32 @@ def test_endpoint_failure_is_an_infra_failure_with_the_cause() -> None:
     assert p.error is not None and f"cannot reach {url}" in p.error
 
 
+def test_a_failing_endpoint_leaves_its_retry_notes_on_the_failed_proposal() -> None:
+    with FakeChatServer(reply=GOOD, script=["500", "503", "500"]) as srv:
+        p = remote_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
+        assert srv.behaviours() == ["500", "503"]  # one call and max_retries=1 retry
+    assert p.program is None and p.meta["infra"] is True and "HTTP 503" in (p.error or "")
+    notes = p.meta["notes"]
+    assert len(notes) == 2
+    assert "http-500, retry 1" in notes[0] and "failed" in notes[1] and "HTTP 503" in notes[1]
+
+
+def test_retry_notes_of_a_proposal_that_succeeded_are_kept() -> None:
+    with FakeChatServer(reply=GOOD, script=["429"]) as srv:
+        p = remote_proposer(srv.url).propose(context(file_task(PROGRAM)), random.Random(1))
+    assert p.ok and len(p.meta["notes"]) == 1 and "http-429, retry 1" in p.meta["notes"][0]
+
+
+def test_a_plain_backend_is_wrapped_in_a_pool(good_server: FakeChatServer) -> None:
+    backend = make_backend(ModelConfig(backend="openai", model="fake-model", base_url=good_server.url))
+    prop = LLMProposer(ModelPool.wrap(backend), ProposerConfig(kind="llm"))
+    assert prop.attempts == 1 and not prop.grammar and not prop.exhausted
+    p = prop.propose(context(file_task(PROGRAM)), random.Random(1))
+    assert p.ok and p.model == "openai:fake-model"
+    prop.report(Outcome("llm", p.model, Status.OK, 0.5, 0.0))
+    assert prop.llm.stats()["bandit"]["openai:fake-model"]["pulls"] == 1  # type: ignore[attr-defined]
+
+
 def test_budget_exhaustion_is_flagged(good_server: FakeChatServer) -> None:
     llm = make_llm(
         LLMConfig(
@@ -104,6 +129,7 @@ def test_budget_exhaustion_is_flagged(good_server: FakeChatServer) -> None:
     p = prop.propose(context(file_task(PROGRAM)), random.Random(1))
     assert p.program is None and p.meta["budget_exhausted"] is True and "max_cost" in (p.error or "")
     assert prop.exhausted and not good_server.log
+    assert any("skipped" in n and "max_cost" in n for n in p.meta["notes"])
 
 
 def test_report_reaches_the_bandit(good_server: FakeChatServer) -> None:

@@ -1,23 +1,32 @@
-"""Anthropic's Messages API (optional extra ``godel[anthropic]``; the SDK is imported only when configured)."""
+"""Anthropic's Messages API (optional extra ``godel[anthropic]``; the SDK is imported only when configured).
+
+No grammars and no seed in this API, and no structured outputs through this backend: a request's ``grammar``,
+``schema`` and ``seed`` are ignored. Nor is ``temperature`` sent: the Messages API deprecated it (newer models refuse
+a request carrying it with HTTP 400, and the SDK no longer takes it), so the model samples at its own default.
+Retries are left to the pool (``max_retries=0``).
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from godel.config import ModelConfig
-from godel.llm._base import Completion, Message
+from godel.llm._base import LLM, Capabilities, Completion, CompletionRequest
 from godel.llm._errors import EndpointError
-from godel.llm._openai import retry_after_seconds
+from godel.llm._http import HttpEndpoint
 
-__all__ = ["AnthropicLLM"]
+__all__ = ["ANTHROPIC_URL", "AnthropicLLM"]
+
+ANTHROPIC_URL = "https://api.anthropic.com"
+
+# The Messages API's stop reasons in the vocabulary of Completion.finish_reason.
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 
-class AnthropicLLM:
-    supports_grammar = False
-    local = False
+class AnthropicLLM(LLM):
+    capabilities = Capabilities()
 
     def __init__(self, config: ModelConfig) -> None:
         try:
@@ -32,7 +41,6 @@ class AnthropicLLM:
         self.config = config
         self.name = config.label
         env = config.api_key_env or "ANTHROPIC_API_KEY"
-        self.env = env
         key = os.environ.get(env, "")
         if not key:
             raise EndpointError(
@@ -41,86 +49,61 @@ class AnthropicLLM:
                 model=config.label,
                 permanent=True,
             )
-        self.url = config.base_url or "https://api.anthropic.com"
+        self.url = (config.base_url or ANTHROPIC_URL).rstrip("/")
+        self.http = HttpEndpoint(
+            name=self.name,
+            url=self.url,
+            model=config.model,
+            timeout=config.timeout_seconds,
+            key_source=f"the key in ${env}",
+            key_hint=f"check ${env}",
+            not_found_hint="check the model name",
+            reply_hint="is base_url the Anthropic API (without /v1)?",
+            unreachable_hint="check base_url and the network",
+            retry_statuses=frozenset({429, 529}),  # 529: overloaded
+        )
         self._client = anthropic.Anthropic(
             api_key=key, base_url=config.base_url, max_retries=0, timeout=config.timeout_seconds
         )
 
-    def _error(self, exc: Exception) -> EndpointError:
+    def _error(self, exc: Exception, seconds: float) -> EndpointError:
         import anthropic
 
         if isinstance(exc, anthropic.APITimeoutError):
-            return EndpointError(
-                f"{self.name}: request timed out after {self.config.timeout_seconds:g} s at {self.url}",
-                model=self.name,
-                retryable=True,
-            )
+            return self.http.timeout_error()
         if isinstance(exc, anthropic.APIConnectionError):
-            return EndpointError(f"{self.name}: cannot reach {self.url}: {exc}", model=self.name)
+            return self.http.transport_error(exc, seconds)
         if isinstance(exc, anthropic.APIStatusError):
-            status = exc.status_code
-            if status in (401, 403):
-                return EndpointError(
-                    f"{self.name}: {self.url} rejected the key in ${self.env} (HTTP {status})",
-                    hint=f"check ${self.env}",
-                    model=self.name,
-                    permanent=True,
-                    status=status,
-                )
-            if status == 404:
-                return EndpointError(
-                    f"{self.name}: model {self.config.model!r} not found at {self.url} (HTTP 404)",
-                    hint="check the model name",
-                    model=self.name,
-                    permanent=True,
-                    status=status,
-                )
-            retryable = status in (429, 529) or status >= 500
-            return EndpointError(
-                f"{self.name}: HTTP {status} from {self.url}: {exc.message}",
-                model=self.name,
-                retryable=retryable,
-                status=status,
-                retry_after=retry_after_seconds(exc.response.headers) if retryable else None,
-            )
-        return EndpointError(f"{self.name}: malformed reply from {self.url}: {exc}", model=self.name)
+            return self.http.status_error(exc.status_code, exc.response.text, exc.response.headers)
+        return self.http.reply_error(f"{type(exc).__name__}: {exc}")
 
-    def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: Sequence[str] = (),
-        schema: Mapping[str, Any] | None = None,  # no structured outputs here: ignored
-    ) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         import anthropic
 
-        system = "\n\n".join(m.content for m in messages if m.role == "system")
-        chat = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        chat = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
         kwargs: dict[str, Any] = {
             "model": self.config.model,
             "messages": chat,
-            "max_tokens": max_tokens,
-            "temperature": min(temperature, 1.0),
+            "max_tokens": request.max_tokens,
         }
         if system:
             kwargs["system"] = system
-        if stop:
-            kwargs["stop_sequences"] = list(stop)
+        if request.stop:
+            kwargs["stop_sequences"] = list(request.stop)
         t0 = time.monotonic()
         try:
             resp: Any = self._client.messages.create(**kwargs)
-        except anthropic.AnthropicError as exc:
-            raise self._error(exc) from exc
-        text = "".join(getattr(block, "text", "") for block in resp.content)
+            text = "".join(block.text for block in resp.content if block.type == "text")
+            usage = (int(resp.usage.input_tokens), int(resp.usage.output_tokens))
+        except (anthropic.AnthropicError, ValueError, TypeError, AttributeError) as exc:
+            raise self._error(exc, time.monotonic() - t0) from exc
+        reason = str(resp.stop_reason or "end_turn")
         return Completion(
             text=text,
             model=self.name,
-            tokens_in=int(resp.usage.input_tokens),
-            tokens_out=int(resp.usage.output_tokens),
+            tokens_in=usage[0],
+            tokens_out=usage[1],
             seconds=time.monotonic() - t0,
-            finish_reason=str(resp.stop_reason or "stop"),
+            finish_reason=_FINISH.get(reason, reason),
         )

@@ -11,12 +11,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from godel.errors import LLMError
-from godel.llm._base import Completion, Message
+from godel.llm._base import Completion, CompletionRequest
 
 __all__ = ["ResponseCache", "cache_key", "default_cache_dir"]
 
@@ -28,28 +28,19 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "godel" / "llm"
 
 
-def cache_key(
-    identity: Sequence[str],
-    messages: Sequence[Message],
-    *,
-    max_tokens: int,
-    temperature: float,
-    seed: int | None,
-    grammar: str | None,
-    stop: Sequence[str],
-    schema: Mapping[str, Any] | None = None,
-) -> str:
+def cache_key(identity: Sequence[str], request: CompletionRequest) -> str:
+    """A hash of the model's ``identity`` and every field of ``request``."""
     doc: dict[str, Any] = {
         "model": list(identity),
-        "messages": [[m.role, m.content] for m in messages],
-        "max_tokens": max_tokens,
-        "temperature": round(temperature, 6),
-        "seed": seed,
-        "grammar": grammar,
-        "stop": list(stop),
+        "messages": [[m.role, m.content] for m in request.messages],
+        "max_tokens": request.max_tokens,
+        "temperature": round(request.temperature, 6),
+        "seed": request.seed,
+        "grammar": request.grammar,
+        "stop": list(request.stop),
     }
-    if schema is not None:  # only when used, so keys of earlier caches stay valid
-        doc["schema"] = schema
+    if request.schema is not None:  # only when used, so keys of earlier caches stay valid
+        doc["schema"] = dict(request.schema)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 

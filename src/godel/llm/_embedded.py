@@ -15,12 +15,12 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from godel.config import ModelConfig
-from godel.llm._base import Completion, Message
+from godel.llm._base import LLM, Capabilities, Completion, CompletionRequest
 from godel.llm._errors import EndpointError
 
 __all__ = ["EmbeddedLLM", "default_gguf"]
@@ -148,16 +148,15 @@ def _load(path: Path, n_ctx: int, n_threads: int, repack: bool) -> _Loaded:
         return loaded
 
 
-class EmbeddedLLM:
-    """In-process llama.cpp model; ``grammar`` (GBNF) constrains every reply.
+class EmbeddedLLM(LLM):
+    """In-process llama.cpp model; ``grammar`` (GBNF) constrains every reply, and a seed fixes it.
 
     A trailing ``assistant`` message is a prefill: the model continues it, and ``Completion.text`` holds only the
-    continuation (the grammar, if any, applies to the continuation).
+    continuation (the grammar, if any, applies to the continuation). There are no structured outputs: a request's
+    ``schema`` is ignored (a grammar does that job here).
     """
 
-    supports_grammar = True
-    supports_prefill = True
-    local = True
+    capabilities = Capabilities(grammar=True, prefill=True, seeded=True)
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         self.config = config or ModelConfig()
@@ -195,17 +194,7 @@ class EmbeddedLLM:
                 loaded.grammars.popitem(last=False)
         return grammar
 
-    def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: Sequence[str] = (),
-        schema: Mapping[str, Any] | None = None,  # no structured outputs here: ignored
-    ) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         loaded = self._model()
         deadline = time.monotonic() + self.config.timeout_seconds
         timed_out = False
@@ -219,18 +208,18 @@ class EmbeddedLLM:
 
         with loaded.lock:
             t0 = time.monotonic()
-            prompt = loaded.render([{"role": m.role, "content": m.content} for m in messages])
+            prompt = loaded.render([{"role": m.role, "content": m.content} for m in request.messages])
             kwargs: dict[str, Any] = {
                 "prompt": prompt,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "stop": [loaded.eos, "<|im_end|>", *stop],
+                "max_tokens": request.max_tokens,
+                "temperature": request.temperature,
+                "stop": [loaded.eos, "<|im_end|>", *request.stop],
                 "stopping_criteria": llama_cpp.StoppingCriteriaList([past_deadline]),
             }
-            if seed is not None:
-                kwargs["seed"] = seed
-            if grammar is not None:
-                kwargs["grammar"] = self._grammar(loaded, grammar)
+            if request.seed is not None:
+                kwargs["seed"] = request.seed
+            if request.grammar is not None:
+                kwargs["grammar"] = self._grammar(loaded, request.grammar)
             # Reusing the KV cache of the previous prompt evaluates the prompt in different batches, which changes
             # the logits in the last bits and breaks "same seed, same reply": start every call from scratch.
             loaded.llama.reset()
@@ -249,6 +238,7 @@ class EmbeddedLLM:
                 f"embedded model {self.name} timed out after {self.config.timeout_seconds:g} s",
                 hint="raise timeout_seconds or lower max_tokens",
                 model=self.name,
+                kind="timeout",
             )
         choice = out["choices"][0]
         usage = out.get("usage") or {}

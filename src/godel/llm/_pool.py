@@ -3,8 +3,9 @@
 Per call: pick a model (weights, UCB bandit or fixed order), answer from the on-disk cache when the same request was
 made before, check the hard cost/token caps against the call's worst case, wait for the model's client-side rate
 limit, call it with retries (exponential backoff with jitter, on 429/5xx/timeouts only), and on failure count it
-against the model's circuit breaker and fail over to the next model. Every retry, skip and failover is written to
-``notes`` (returned by :meth:`ModelPool.complete_with_notes`) so the proposal records it.
+against the model's circuit breaker and fail over to the next model. Every retry, skip and failover is a note: on
+the :class:`Completion` (``notes``) when a model answered, on the raised :class:`PoolError` or
+:class:`PoolBudgetExhausted` when none did, so the proposal records it either way.
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import tenacity
 
 from godel.config import LLMConfig, ModelConfig
-from godel.errors import BudgetExhausted, LLMError
-from godel.llm._base import LLM, Completion, Message
+from godel.errors import LLMError
+from godel.llm._base import LLM, Capabilities, Completion, CompletionRequest, Pool, estimate_tokens
 from godel.llm._cache import ResponseCache, cache_key
-from godel.llm._errors import EndpointError
+from godel.llm._errors import EndpointError, PoolBudgetExhausted, PoolError
 from godel.llm._limits import Bandit, CircuitBreaker, RateLimiter
-from godel.llm._openai import estimate_tokens
 
 __all__ = ["ModelPool", "ModelStats"]
 
@@ -67,8 +67,9 @@ class _Member:
         return tokens_in * self.config.cost_per_1k_in / 1000 + tokens_out * self.config.cost_per_1k_out / 1000
 
 
-class ModelPool:
-    """An :class:`~godel.llm.LLM` over the configured models. ``name`` is the first model's label."""
+class ModelPool(Pool):
+    """A :class:`~godel.llm.Pool` over the configured models. ``name`` is the first model's label;
+    ``capabilities`` are what every model that could be set up promises."""
 
     def __init__(
         self,
@@ -95,6 +96,7 @@ class ModelPool:
             for mc, b in members
         ]
         self.name = self._members[0].label
+        self.capabilities = Capabilities.common(tuple(m.llm.capabilities for m in self._members if m.llm))
         self.bandit = Bandit([m.label for m in self._members], c=config.ucb_c)
         self._lock = threading.Lock()
         self._rng = random.Random(0)
@@ -104,28 +106,19 @@ class ModelPool:
         self._reserved_cost = 0.0
         self._reserved_tokens = 0
 
-    # -- properties the proposer uses ----------------------------------------------------------------------------
+    @classmethod
+    def wrap(cls, llm: LLM, model: ModelConfig | None = None, config: LLMConfig | None = None) -> ModelPool:
+        """A pool of one backend built outside :func:`godel.llm.make_llm`: ``model`` holds its prices, limits,
+        retries and defaults (default: a model labelled ``llm.name`` with the default settings), ``config`` the
+        pool's (default: no cache)."""
+        model = model or ModelConfig(name=llm.name)
+        return cls(config or LLMConfig(models=(model,), cache=False), [(model, llm)])
+
+    # -- what the proposer uses (the Pool protocol) ----------------------------------------------------------------
 
     @property
     def models(self) -> list[str]:
         return [m.label for m in self._members]
-
-    @property
-    def supports_grammar(self) -> bool:
-        live = [m for m in self._members if m.llm is not None]
-        return bool(live) and all(getattr(m.llm, "supports_grammar", False) for m in live)
-
-    @property
-    def supports_structured(self) -> bool:
-        """Whether every live model enforces a JSON schema on its reply (structured outputs)."""
-        live = [m for m in self._members if m.llm is not None]
-        return bool(live) and all(getattr(m.llm, "supports_structured", False) for m in live)
-
-    @property
-    def supports_prefill(self) -> bool:
-        """Whether a trailing assistant message is continued (the embedded backend) by every live model."""
-        live = [m for m in self._members if m.llm is not None]
-        return bool(live) and all(getattr(m.llm, "supports_prefill", False) for m in live)
 
     @property
     def local(self) -> bool:
@@ -139,6 +132,10 @@ class ModelPool:
     @property
     def temperature(self) -> float:
         return self._members[0].config.temperature
+
+    @property
+    def attempts(self) -> int | None:
+        return self.config.attempts
 
     @property
     def exhausted(self) -> bool:
@@ -201,9 +198,7 @@ class ModelPool:
             return max(base, min(exc.retry_after, self.config.retry_max_seconds))
         return base
 
-    def _attempt(
-        self, m: _Member, messages: Sequence[Message], kwargs: dict[str, Any], estimate: int
-    ) -> Completion:
+    def _attempt(self, m: _Member, request: CompletionRequest, estimate: int) -> Completion:
         assert m.llm is not None
         from godel.telemetry import Telemetry, genai_usage, llm_span
 
@@ -214,17 +209,15 @@ class ModelPool:
         t0 = time.monotonic()
         # One span (GenAI semantic conventions) and one metrics sample per request, failed ones included.
         with llm_span(
-            system, m.config.model, max_tokens=kwargs.get("max_tokens"), temperature=kwargs.get("temperature")
+            system, m.config.model, max_tokens=request.max_tokens, temperature=request.temperature
         ) as span:
             try:
-                out = m.llm.complete(messages, **kwargs)
+                out = m.llm.complete(request)
             except EndpointError as exc:
                 m.limiter.settle(entry, estimate)
-                Telemetry().llm_call(m.label, 0, 0, time.monotonic() - t0, exc.kind or exc, system=system)
+                Telemetry().llm_call(m.label, 0, 0, time.monotonic() - t0, exc.kind, system=system)
                 raise
-            except (
-                LLMError
-            ) as exc:  # a backend outside this package: treat as a non-retryable endpoint failure
+            except LLMError as exc:  # a backend outside this package: a non-retryable endpoint failure
                 m.limiter.settle(entry, estimate)
                 Telemetry().llm_call(m.label, 0, 0, time.monotonic() - t0, exc, system=system)
                 raise EndpointError(str(exc), model=m.label) from exc
@@ -233,9 +226,7 @@ class ModelPool:
         m.limiter.settle(entry, out.tokens_in + out.tokens_out)
         return out
 
-    def _call(
-        self, m: _Member, messages: Sequence[Message], kwargs: dict[str, Any], estimate: int, notes: list[str]
-    ) -> Completion:
+    def _call(self, m: _Member, request: CompletionRequest, estimate: int, notes: list[str]) -> Completion:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome is not None else None
             kind = exc.kind if isinstance(exc, EndpointError) else type(exc).__name__
@@ -253,52 +244,26 @@ class ModelPool:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(self._attempt, m, messages, kwargs, estimate)
+        return retrying(self._attempt, m, request, estimate)
 
-    def complete_with_notes(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: Sequence[str] = (),
-        schema: Mapping[str, Any] | None = None,
-    ) -> tuple[Completion, list[str]]:
-        """Like :meth:`complete`, and the list of retries, skips and failovers it took."""
+    def complete(self, request: CompletionRequest) -> Completion:
+        """The first answer of the models in order; its ``notes`` list the retries, skips and failovers."""
         notes: list[str] = []
         failures: list[str] = []
         budget_reasons: list[str] = []
-        estimate_in = estimate_tokens("".join(m.content for m in messages))
-        kwargs: dict[str, Any] = {
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "seed": seed,
-            "grammar": grammar,
-            "stop": tuple(stop),
-            "schema": schema,
-        }
+        estimate_in = estimate_tokens(request.prompt_text)
+        seed, max_tokens = request.seed, request.max_tokens
         order = self._order(seed)
         disabled = [m.breaker.permanent for m in self._members if m not in order and m.breaker.permanent]
         for m in order:
             key = None
-            if self.cache is not None and (seed is not None or temperature == 0):
-                key = cache_key(
-                    (m.config.backend, m.config.model, m.config.base_url or "", m.label),
-                    messages,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    seed=seed,
-                    grammar=grammar,
-                    stop=stop,
-                    schema=schema,
-                )
+            if self.cache is not None and (seed is not None or request.temperature == 0):
+                key = cache_key((m.config.backend, m.config.model, m.config.base_url or "", m.label), request)
                 hit = self.cache.get(key)
                 if hit is not None:
                     with self._lock:
                         m.stats.cache_hits += 1
-                    return hit, notes
+                    return replace(hit, notes=tuple(notes))
             over = self._over_budget(m, estimate_in, max_tokens)
             if over is not None:
                 with self._lock:
@@ -318,7 +283,7 @@ class ModelPool:
                 self._reserved_cost += worst
                 self._reserved_tokens += estimate_in + max_tokens
             try:
-                out = self._call(m, messages, kwargs, estimate_in + max_tokens, notes)
+                out = self._call(m, request, estimate_in + max_tokens, notes)
             except EndpointError as exc:
                 m.breaker.failure(permanent=str(exc) if exc.permanent else None)
                 with self._lock:
@@ -361,44 +326,23 @@ class ModelPool:
                 self.cache.put(key, result)
             if failures:
                 notes.append(f"failed over to {m.label}")
-            return result, notes
+            return replace(result, notes=tuple(notes))
         if budget_reasons and not failures:
-            raise BudgetExhausted(
-                budget_reasons[0], hint="raise llm.max_cost / llm.max_tokens, or add a free model"
+            raise PoolBudgetExhausted(
+                budget_reasons[0],
+                hint="raise llm.max_cost / llm.max_tokens, or add a free model",
+                notes=notes,
             )
         failures += [f"disabled: {d}" for d in disabled if d]
         if not failures:
             failures = ["no model is configured or every model is disabled"]
-        raise LLMError("no model could answer: " + "; ".join(failures))
-
-    def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: Sequence[str] = (),
-        schema: Mapping[str, Any] | None = None,
-    ) -> Completion:
-        out, _notes = self.complete_with_notes(
-            messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-            grammar=grammar,
-            stop=stop,
-            schema=schema,
-        )
-        return out
+        raise PoolError("no model could answer: " + "; ".join(failures), notes=notes)
 
     # -- feedback and accounting ---------------------------------------------------------------------------------
 
     def report(self, model: str, improvement: float, cost: float) -> None:
-        """Called by the engine once a proposal from ``model`` is evaluated: ``improvement`` is the child's score
-        gain over its parent (0 or negative when it did not improve, or failed), ``cost`` what the proposal
-        cost. Feeds the UCB bandit (used when ``llm.selection = "ucb"``)."""
+        """A proposal from ``model`` was evaluated (see :meth:`godel.llm.Pool.report`). Feeds the UCB bandit
+        (used when ``llm.selection = "ucb"``)."""
         self.bandit.report(model, improvement, cost)
 
     def stats(self) -> dict[str, Any]:

@@ -1,15 +1,19 @@
 """``LLMProposer``: prompt a model for an edit, parse it, apply it to the parent.
 
-With a local model that honours grammars (the embedded default), the proposer plans each edit itself (which
-expression to replace, or where to insert a statement: :func:`godel.llm.plan_edit`) and the model writes only the
-new code under a GBNF grammar, so the reply is a SEARCH/REPLACE block that matches by construction; a reply that
-still does not apply (it does not parse as Python) is re-sampled with another seed, up to ``llm.attempts`` times.
+With a model that declares grammars (the embedded default), the proposer plans each edit itself (which expression
+to replace, or where to insert a statement: :func:`godel.propose.plan_edit`) and the model writes only the new code
+under a GBNF grammar, so the reply is a SEARCH/REPLACE block that matches by construction; a reply that still does
+not apply (it does not parse as Python) is re-sampled with another seed, up to ``llm.attempts`` times.
 Remote models get the usual SEARCH/REPLACE (or full rewrite) instructions.
+
+The proposer works with a :class:`godel.llm.Pool` (what it needs is declared there: capabilities, defaults,
+budget, feedback); a plain backend goes in through ``ModelPool.wrap``.
 
 Bad model output never raises: the proposal comes back with ``error`` set. Endpoint failures (after retries and
 failover) and an exhausted cost cap also come back as failed proposals, marked ``meta["infra"] = True`` (and
 ``meta["budget_exhausted"] = True`` for the cap), so the engine records them and goes on; an engine that wants to
-stop proposing with this proposer once the cap is reached checks :attr:`LLMProposer.exhausted`.
+stop proposing with this proposer once the cap is reached checks :attr:`LLMProposer.exhausted`. The pool's
+retry, skip and failover notes are kept in ``meta["notes"]``, of failed proposals too.
 """
 
 from __future__ import annotations
@@ -21,17 +25,8 @@ from typing import Any
 
 from godel.candidate import Program, Proposal
 from godel.config import ProposerConfig
-from godel.errors import ApplyError, BudgetExhausted, ConfigError, LLMError
-from godel.llm._base import LLM, Completion, Message
-from godel.llm._grammar import FULL_REWRITE_GRAMMAR, PlannedEdit, plan_edit
-from godel.llm._pool import ModelPool
-from godel.llm._prompt import (
-    DIFF_INSTRUCTIONS,
-    EDIT_SCHEMA,
-    FULL_INSTRUCTIONS,
-    JSON_INSTRUCTIONS,
-    PromptBuilder,
-)
+from godel.errors import ApplyError, ConfigError
+from godel.llm import CompletionRequest, Message, Pool, PoolBudgetExhausted, PoolError
 from godel.propose._apply import (
     SearchReplace,
     apply_full_rewrite,
@@ -40,6 +35,14 @@ from godel.propose._apply import (
     parse_search_replace,
 )
 from godel.propose._base import Outcome, ProposalContext, Proposer
+from godel.propose._plan import FULL_REWRITE_GRAMMAR, PlannedEdit, plan_edit
+from godel.propose._prompt import (
+    DIFF_INSTRUCTIONS,
+    EDIT_SCHEMA,
+    FULL_INSTRUCTIONS,
+    JSON_INSTRUCTIONS,
+    PromptBuilder,
+)
 from godel.task import Task
 
 __all__ = ["LLMProposer"]
@@ -75,52 +78,32 @@ def _prompt_text(messages: list[Message]) -> str:
 
 
 class LLMProposer(Proposer):
-    """A :class:`~godel.propose.Proposer` backed by an :class:`~godel.llm.LLM` (usually a ``ModelPool``)."""
+    """A :class:`~godel.propose.Proposer` backed by a :class:`~godel.llm.Pool` of models."""
 
     name = "llm"
 
-    def __init__(self, llm: LLM, config: ProposerConfig, *, attempts: int | None = None) -> None:
+    def __init__(self, llm: Pool, config: ProposerConfig, *, attempts: int | None = None) -> None:
         self.llm = llm
         self.config = config
         self.prompts = PromptBuilder(config)
-        self.grammar = bool(getattr(llm, "supports_grammar", False))
-        self.prefill = bool(getattr(llm, "supports_prefill", False))
+        caps = llm.capabilities
+        self.grammar = caps.grammar
+        self.prefill = caps.prefill
         # Remote endpoints with structured outputs get a JSON schema instead of a grammar.
-        self.structured = not self.grammar and bool(getattr(llm, "supports_structured", False))
-        configured = llm.config.attempts if isinstance(llm, ModelPool) else None
-        self.attempts = attempts or configured or (3 if self.grammar else 1)
-        self.max_tokens = int(getattr(llm, "max_tokens", 512))
-        self.temperature = float(getattr(llm, "temperature", 0.7))
+        self.structured = not self.grammar and caps.structured
+        self.attempts = attempts or llm.attempts or (3 if self.grammar else 1)
+        self.max_tokens = llm.max_tokens
+        self.temperature = llm.temperature
 
     @property
     def exhausted(self) -> bool:
-        """True once the model pool's cost or token cap leaves room for no further call."""
-        return bool(getattr(self.llm, "exhausted", False))
+        """True once the pool's cost or token cap leaves room for no further call."""
+        return self.llm.exhausted
 
     def report(self, outcome: Outcome) -> None:
-        """Forwarded to the pool's bandit: see :meth:`godel.llm.ModelPool.report`."""
-        if outcome.model is None:
-            return
-        hook = getattr(self.llm, "report", None)
-        if callable(hook):
-            hook(outcome.model, outcome.improvement, outcome.cost)
-
-    def _call(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int,
-        seed: int,
-        grammar: str | None,
-        schema: dict[str, object] | None = None,
-    ) -> tuple[Completion, list[str]]:
-        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": self.temperature, "seed": seed}
-        kw["grammar"] = grammar
-        if schema is not None:
-            kw["schema"] = schema
-        if isinstance(self.llm, ModelPool):
-            return self.llm.complete_with_notes(messages, **kw)
-        return self.llm.complete(messages, **kw), []
+        """Forwarded to the pool (its bandit): see :meth:`godel.llm.Pool.report`."""
+        if outcome.model is not None:
+            self.llm.report(outcome.model, outcome.improvement, outcome.cost)
 
     def _apply(self, task: Task, parent: Program, text: str, fmt: str) -> Program:
         if not text.strip():
@@ -210,19 +193,23 @@ class LLMProposer(Proposer):
                 grammar = FULL_REWRITE_GRAMMAR
             messages = messages + history
             prompt = _prompt_text(messages)
+            request = CompletionRequest(
+                tuple(messages),
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                seed=base_seed + 7919 * attempt,
+                grammar=grammar,
+                schema=EDIT_SCHEMA if fmt == "json" else None,
+            )
             try:
-                completion, call_notes = self._call(
-                    messages,
-                    max_tokens=max_tokens,
-                    seed=base_seed + 7919 * attempt,
-                    grammar=grammar,
-                    schema=EDIT_SCHEMA if fmt == "json" else None,
-                )
-            except BudgetExhausted as exc:
+                completion = self.llm.complete(request)
+            except PoolBudgetExhausted as exc:
+                notes.extend(exc.notes)
                 return result(None, f"LLM budget exhausted: {exc}", infra=True, budget_exhausted=True)
-            except LLMError as exc:
+            except PoolError as exc:
+                notes.extend(exc.notes)
                 return result(None, f"model endpoint failed: {exc}", infra=True)
-            notes.extend(call_notes)
+            notes.extend(completion.notes)
             model = completion.model
             tokens_in += completion.tokens_in
             tokens_out += completion.tokens_out

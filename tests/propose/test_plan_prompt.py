@@ -11,9 +11,15 @@ from hypothesis import strategies as st
 from godel.candidate import Candidate, Status
 from godel.config import Config, ProposerConfig
 from godel.errors import ConfigError
-from godel.llm import PromptBuilder, gbnf_literal, plan_edit
-from godel.llm._grammar import FULL_REWRITE_GRAMMAR, edit_spans
-from godel.propose import ProposalContext
+from godel.llm import estimate_tokens
+from godel.propose import (
+    FULL_REWRITE_GRAMMAR,
+    PromptBuilder,
+    ProposalContext,
+    edit_spans,
+    gbnf_literal,
+    plan_edit,
+)
 from godel.task import load_task
 from tests.helpers import EXAMPLES, write_task
 
@@ -89,8 +95,6 @@ def test_prompt_holds_code_metrics_feedback_and_inspirations() -> None:
 
 
 def test_prompt_is_trimmed_to_the_budget() -> None:
-    from godel.llm._openai import estimate_tokens
-
     big = "# EVOLVE-BLOCK-START\n" + "".join(f"x{i} = {i}\n" for i in range(3000)) + "# EVOLVE-BLOCK-END\n"
     task = load_task(
         write_task(

@@ -5,7 +5,7 @@ score, metrics and error artifacts, feedback from recent failed proposals, one o
 instructions, trimmed to ``proposer.prompt_tokens``: inspirations go first, then feedback, then artifacts, and the
 code is cut last (its middle, marked as omitted).
 
-Templates are :class:`string.Template` files (``$field``); the defaults live in ``godel/llm/templates``, and
+Templates are :class:`string.Template` files (``$field``); the defaults live in ``godel/propose/templates``, and
 ``proposer.system_prompt`` / ``proposer.user_prompt`` point at replacements relative to the task folder.
 """
 
@@ -19,8 +19,7 @@ from pathlib import Path
 from godel.candidate import Candidate, Program
 from godel.config import ProposerConfig
 from godel.errors import ConfigError
-from godel.llm._base import Message
-from godel.llm._openai import estimate_tokens
+from godel.llm import Message, estimate_tokens
 from godel.propose._base import ProposalContext
 from godel.redact import redact
 from godel.task import EVOLVE_END, EVOLVE_START, Task
@@ -79,7 +78,7 @@ class _Templates:
 
 def _read(task: Task, rel: str | None, default: str, field: str) -> string.Template:
     if rel is None:
-        text = resources.files("godel.llm").joinpath("templates", default).read_text()
+        text = resources.files("godel.propose").joinpath("templates", default).read_text()
     else:
         path = Path(rel) if Path(rel).is_absolute() else task.root / rel
         try:
