@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from godel.archive import open_archive
 from godel.candidate import Candidate, Program, Status, unified_diff
-from godel.dashboard import create_app
+from godel.dashboard.web import create_app
 from godel.telemetry import ArchiveCollector, Telemetry, render_metrics
 
 TEMPLATE = '''"""Candidate {i}."""

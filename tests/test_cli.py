@@ -91,7 +91,9 @@ def test_unknown_candidate(tmp_path: Path) -> None:
     godel("init", str(task))
     url = f"sqlite:///{tmp_path}/u.db"
     # One mutation may fail its evaluation (exit 1); the run exists either way.
-    assert godel("evolve", str(task), "--iterations", "1", "--storage", url, *FAST, check=False).returncode in (0, 1)
+    assert godel(
+        "evolve", str(task), "--iterations", "1", "--storage", url, *FAST, check=False
+    ).returncode in (0, 1)
     proc = godel("show", "99999", "--storage", url, check=False)
     assert proc.returncode == 2 and "99999" in proc.stderr
 

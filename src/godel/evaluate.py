@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from godel._harness import HARNESS
 from godel.candidate import Evaluation, Program, StageResult
-from godel.sandbox._base import Job, Limits, Sandbox, SandboxResult
+from godel.sandbox import Job, Limits, Sandbox, SandboxResult
 from godel.task import Task
 
 __all__ = ["Evaluates", "Evaluator"]

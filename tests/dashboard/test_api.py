@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from godel.archive import open_archive
 from godel.candidate import Candidate, Program, Status
-from godel.dashboard import ArchiveView, create_app
+from godel.dashboard import ArchiveView
+from godel.dashboard.web import create_app
 from godel.telemetry import ServeError
 from tests.dashboard.builder import SECRET
 

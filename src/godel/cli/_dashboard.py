@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from godel.archive._base import Archive
+from godel.archive import Archive
 from godel.cli._common import pick_run
-from godel.telemetry._errors import ServeError
+from godel.telemetry import ServeError
 
 __all__ = ["check_port", "register"]
 
@@ -82,7 +82,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         try:
             import uvicorn
 
-            from godel.dashboard._app import create_app
+            from godel.dashboard.web import create_app
         except ImportError as exc:
             raise ServeError(
                 f"the dashboard needs the `dashboard` extra ({exc})", hint="pip install 'godel[dashboard]'"
@@ -141,7 +141,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write")] = Path("report.html"),
     ) -> None:
         """Write a single-file HTML report of a run (score curve, best program and its diff, lineage, flags, cost)."""
-        from godel.dashboard._report import write_report
+        from godel.dashboard import write_report
 
         archive = open_archive_fn(storage)
         try:

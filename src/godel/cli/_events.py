@@ -9,10 +9,9 @@ from typing import Annotated
 
 import typer
 
-from godel.archive._base import Archive
+from godel.archive import Archive
 from godel.cli._common import pick_run
-from godel.telemetry._errors import TelemetryError
-from godel.telemetry._events import event_line, event_record, follow_events, iter_events
+from godel.telemetry import TelemetryError, event_line, event_record, follow_events, iter_events
 
 __all__ = ["register"]
 

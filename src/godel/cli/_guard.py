@@ -12,13 +12,21 @@ import typer
 
 from godel.cli._common import emit_json, pick_run
 from godel.errors import GuardError
-from godel.guard._approvals import approve, list_queue, reject
-from godel.guard._audit import export_jsonl, read_jsonl, verify_archive, verify_chain
-from godel.guard._constitution import load_constitution, sign_constitution
+from godel.guard import (
+    approve,
+    export_jsonl,
+    list_queue,
+    load_constitution,
+    read_jsonl,
+    reject,
+    sign_constitution,
+    verify_archive,
+    verify_chain,
+)
 from godel.redact import redact
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive
+    from godel.archive import Archive
 
 __all__ = ["register"]
 

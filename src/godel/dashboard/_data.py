@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from godel.archive._base import Archive, CandidateRow, RunInfo
+from godel.archive import Archive, CandidateRow, RunInfo
 from godel.candidate import Candidate, Status, unified_diff
 from godel.errors import ArchiveError, UnknownCandidate
 from godel.redact import redact, redact_obj

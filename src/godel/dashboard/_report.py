@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from godel import __version__ as godel_version
-from godel.archive._base import Archive, RunInfo
+from godel.archive import Archive, RunInfo
 from godel.candidate import Candidate, Status, unified_diff
 from godel.dashboard._data import ArchiveView
 from godel.redact import redact
-from godel.telemetry._errors import TelemetryError
+from godel.telemetry import TelemetryError
 
 __all__ = ["render_report", "write_report"]
 

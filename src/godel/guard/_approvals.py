@@ -11,7 +11,7 @@ from godel.errors import GuardError
 from godel.guard._constitution import Constitution
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive
+    from godel.archive import Archive
 
 __all__ = ["QueueItem", "approve", "expire", "list_queue", "reject"]
 

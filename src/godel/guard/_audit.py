@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from godel.archive._base import Event
-from godel.archive._chain import GENESIS, event_hash
+from godel.archive import GENESIS, Event, event_hash
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive
+    from godel.archive import Archive
 
 __all__ = [
     "BadRecord",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from godel.config._model import Strict
+from godel.config import Strict
 from godel.errors import GuardError
 from godel.guard._rules import CHECKS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Protocol, runtime_checkable
 
-from godel.archive._base import CandidateRow
+from godel.archive import CandidateRow
 
 __all__ = ["Selector"]
 

@@ -27,7 +27,7 @@ import math
 import random
 from array import array
 
-from godel.archive._base import CandidateRow
+from godel.archive import CandidateRow
 from godel.candidate import Status
 from godel.errors import SelectionError
 

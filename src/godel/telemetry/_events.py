@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from godel.archive._base import Archive, Event
+from godel.archive import Archive, Event
 from godel.redact import redact, redact_obj
 
 __all__ = ["event_line", "event_record", "follow_events", "iter_events", "last_event"]

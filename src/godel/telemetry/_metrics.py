@@ -26,7 +26,7 @@ from godel.candidate import Candidate, Status
 from godel.telemetry._errors import ServeError, TelemetryError
 
 if TYPE_CHECKING:
-    from godel.archive._base import Archive
+    from godel.archive import Archive
     from godel.progress import Progress
 
 __all__ = [

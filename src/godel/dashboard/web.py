@@ -18,12 +18,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from godel.archive._base import Archive
+from godel.archive import Archive
 from godel.dashboard._data import ArchiveView
 from godel.errors import ArchiveError, GodelError, GuardError, UnknownCandidate, UnknownRun
+from godel.guard import approve as approve_candidate
+from godel.guard import reject as reject_candidate
 from godel.redact import redact, redact_obj
-from godel.telemetry import ArchiveCollector, render_metrics
-from godel.telemetry._errors import ServeError
+from godel.telemetry import ArchiveCollector, ServeError, render_metrics
 
 __all__ = ["TOKEN_HEADER", "create_app", "static_dir"]
 
@@ -41,13 +42,6 @@ def static_dir() -> Path:
 
 class Rejection(BaseModel):
     why: str
-
-
-def _approvals() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    # The guard owns the approval rules (what may be approved, the audit event); the dashboard only calls them.
-    from godel.guard import _approvals
-
-    return _approvals.approve, _approvals.reject
 
 
 def create_app(
@@ -161,16 +155,14 @@ def create_app(
     @app.post("/api/candidates/{cid}/approve")
     def approve(cid: int, x_godel_token: str | None = Header(default=None)) -> dict[str, Any]:
         check_token(x_godel_token)
-        do_approve, _ = _approvals()
-        c = do_approve(archive, cid, _ACTOR)
+        c = approve_candidate(archive, cid, _ACTOR)
         view.invalidate(c.run_id)
         return {"id": c.id, "status": c.status.value, "verdict": redact_obj(c.verdict)}
 
     @app.post("/api/candidates/{cid}/reject")
     def reject(cid: int, body: Rejection, x_godel_token: str | None = Header(default=None)) -> dict[str, Any]:
         check_token(x_godel_token)
-        _, do_reject = _approvals()
-        c = do_reject(archive, cid, body.why, _ACTOR)
+        c = reject_candidate(archive, cid, body.why, _ACTOR)
         view.invalidate(c.run_id)
         return {"id": c.id, "status": c.status.value, "reason": redact(c.reason or "")}
 
