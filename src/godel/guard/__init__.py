@@ -18,7 +18,7 @@ from godel.guard._constitution import (
     sign_constitution,
 )
 from godel.guard._guard import ConstitutionGuard, EvaluateFn, make_guard
-from godel.guard._rules import CHECKS
+from godel.guard.rules import CHECKS
 
 __all__ = [
     "CHECKS",
