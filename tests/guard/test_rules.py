@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from godel.candidate import Program
 from godel.guard import ConstitutionGate, GuardConfig
-from godel.guard._rules import norm_number
+from godel.guard.rules import norm_number
 from godel.task import Task, load_task
 from tests.helpers import write_task
 

@@ -20,7 +20,7 @@ from godel.guard._constitution import (
 from godel.guard._detect import HackingDetector
 from godel.guard._factory import make_guard
 from godel.guard._gate import ConstitutionGate
-from godel.guard._rules import CHECKS
+from godel.guard.rules import CHECKS
 
 __all__ = [
     "CHECKS",

@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from godel.config import Strict
 from godel.errors import GuardError
-from godel.guard._rules import CHECKS
+from godel.guard.rules import CHECKS
 
 __all__ = [
     "DEFAULT_CONSTITUTION",

@@ -19,8 +19,8 @@ from godel.errors import GuardError
 from godel.guard._approvals import expire
 from godel.guard._base import Decision, Verdict
 from godel.guard._constitution import Allowance, LoadedConstitution, Rule, load_constitution
-from godel.guard._rules import CHECKS, Context, Finding, Protected, distinctive_constants
 from godel.guard._source import Source, parse_source
+from godel.guard.rules import CHECKS, Context, Finding, Protected, distinctive_constants
 
 if TYPE_CHECKING:
     from godel.archive import Archive
