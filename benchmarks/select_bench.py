@@ -27,7 +27,7 @@ import random
 import sys
 import time
 
-from godel.archive._base import CandidateRow
+from godel.archive import CandidateRow
 from godel.candidate import Status
 from godel.config import SelectorConfig
 from godel.select import SELECTORS, make_selector

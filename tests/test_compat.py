@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from godel.archive import open_archive
 from tests.helpers import write_task
 
@@ -80,6 +82,7 @@ def evaluate_stage2(program_path):
 """
 
 
+@pytest.mark.slow
 def test_openevolve_folder_runs_unchanged(tmp_path: Path) -> None:
     task = write_task(tmp_path / "oe_task", {"initial_program.py": PROGRAM, "evaluator.py": EVALUATOR})
     url = f"sqlite:///{tmp_path}/oe.db"
@@ -119,6 +122,7 @@ def test_openevolve_folder_runs_unchanged(tmp_path: Path) -> None:
     assert seed.evaluation["stages"][0]["sandbox"]["runs"][0]["backend"] in ("zygote", "exec")
 
 
+@pytest.mark.slow
 def test_openevolve_error_dict_is_a_failure_not_zero(tmp_path: Path) -> None:
     broken = PROGRAM.replace("return best, best_v", "return best, undefined_name")
     task = write_task(tmp_path / "oe_broken", {"initial_program.py": PROGRAM, "evaluator.py": EVALUATOR})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from godel.evaluate import Evaluator
-from godel.sandbox._subprocess import SubprocessSandbox
+from godel.sandbox import SubprocessSandbox
 from godel.task import load_task
 
 PROG = "# EVOLVE-BLOCK-START\nVALUE = 3.0\n# EVOLVE-BLOCK-END\n"
@@ -52,7 +52,7 @@ def test_ok(make_task: Callable[[dict[str, str]], Path]) -> None:
             "def evaluate(p):\n    return {'combined_score': 0.0, 'error': 'crashed'}\n",
             "reported an error: crashed",
         ),
-        ("def evaluate(p):\n    time.sleep(30)\n", "timeout"),
+        pytest.param("def evaluate(p):\n    time.sleep(30)\n", "timeout", marks=pytest.mark.slow),
         ("def evaluate(p):\n    import os\n    os._exit(3)\n", "without a result"),
         ("def evaluate(p):\n    print('x' * 10_000_000)\n", "output_limit"),
         ("def evaluate(p):\n    return 5\n", "expected a dict"),

@@ -10,7 +10,7 @@ from godel.archive import open_archive
 from godel.candidate import Candidate, Status, unified_diff
 from godel.engine import Engine
 from godel.propose import MutationProposer
-from godel.sandbox._subprocess import SubprocessSandbox
+from godel.sandbox import SubprocessSandbox
 from godel.select import make_selector
 from godel.task import load_task
 from godel.telemetry import Telemetry

@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from godel.archive import open_archive
 from godel.dashboard import render_report
 from tests.dashboard.builder import CLI, SECRET
 from tests.helpers import ROOT
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_and_complete(run_archive: tuple[str, int], tmp_path: Path) -> None:
     url, run_id = run_archive
     out = tmp_path / "sub" / "report.html"
@@ -41,6 +44,7 @@ def test_report_is_self_contained_and_complete(run_archive: tuple[str, int], tmp
     archive.close()
 
 
+@pytest.mark.slow
 def test_report_bad_input(run_archive: tuple[str, int], tmp_path: Path) -> None:
     url, _ = run_archive
     r = subprocess.run(

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from godel.archive import open_archive
-from godel.archive._base import Archive
+from godel.archive import Archive, open_archive
 from godel.task import Task
 from tests.guard.corpus_util import make_tasks
 

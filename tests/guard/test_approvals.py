@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from godel.archive._base import Archive
+from godel.archive import Archive
 from godel.candidate import Candidate, Program, Status
 from godel.errors import GuardError
 from godel.guard import approve, expire, list_queue, load_constitution, reject, verify_archive

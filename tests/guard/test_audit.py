@@ -10,9 +10,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from godel.archive import open_archive
-from godel.archive._base import Archive, Event
-from godel.archive._chain import GENESIS, event_hash
+from godel.archive import GENESIS, Archive, Event, event_hash, open_archive
 from godel.guard import export_jsonl, read_jsonl, verify_archive, verify_chain
 
 

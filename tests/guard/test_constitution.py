@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from godel.archive._base import Archive
+from godel.archive import Archive
 from godel.candidate import Program
 from godel.errors import GuardError
 from godel.guard import ConstitutionGate, GuardConfig, load_constitution, sign_constitution

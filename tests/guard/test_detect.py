@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from godel.archive._base import Archive
+from godel.archive import Archive
 from godel.candidate import Candidate, Program, Status
 from godel.evaluate import Evaluator
 from godel.guard import ConstitutionGate, Guard, GuardConfig, HackingDetector, make_guard
-from godel.sandbox._subprocess import SubprocessSandbox
+from godel.sandbox import SubprocessSandbox
 from godel.task import Task, load_task
 from tests.helpers import write_task
 

@@ -14,9 +14,8 @@ import pytest
 from godel.candidate import Program, Proposal, Status
 from godel.config import LLMConfig, ModelConfig, ProposerConfig
 from godel.llm import make_llm
-from godel.llm._fakeserver import FakeChatServer
-from godel.propose import MixProposer, MutationProposer, Outcome, Proposer, SearchReplace
-from godel.propose._llm import LLMProposer
+from godel.llm.testing import FakeChatServer
+from godel.propose import LLMProposer, MixProposer, MutationProposer, Outcome, Proposer, SearchReplace
 from godel.propose.testing import (
     CONTEXTS,
     Deterministic,
@@ -181,6 +180,15 @@ class TestLLMCostCap(Fallible, Exhausts, ProposerConformance):
     @pytest.fixture
     def make_proposer(self, good_server: FakeChatServer) -> ProposerFactory:
         return lambda: llm_proposer(good_server.url, model={"cost_per_1k_out": 1.0}, max_cost=0.6)
+
+
+class TestLLMTokenCap(Fallible, Exhausts, ProposerConformance):
+    # Each call reserves its prompt plus 512 output tokens, so a cap of 2000 tokens leaves room for a few calls only.
+    budget: ClassVar[int] = 12
+
+    @pytest.fixture
+    def make_proposer(self, good_server: FakeChatServer) -> ProposerFactory:
+        return lambda: llm_proposer(good_server.url, max_tokens=2000)
 
 
 class TestMixWithLLM(Deterministic, Fallible, ProposerConformance):

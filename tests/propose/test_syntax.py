@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from godel._syntax import parse_expression, parse_python, syntax_error
 
 SOURCE = (Path(__file__).resolve().parents[2] / "src" / "godel" / "propose" / "_apply.py").read_text()
@@ -20,6 +22,7 @@ class _Finalised:
         time.sleep(0)
 
 
+@pytest.mark.slow
 def test_concurrent_parses_with_finalizers_do_not_raise_system_error() -> None:
     errors: list[BaseException] = []
 

@@ -49,6 +49,7 @@ def test_last_event_and_paging(n: int) -> None:
     archive.close()
 
 
+@pytest.mark.slow
 def test_events_json_is_the_hash_chain_with_secrets_masked(run_archive: tuple[str, int]) -> None:
     url, run_id = run_archive
     result = CliRunner().invoke(_app(), ["events", "--storage", url, "--run", str(run_id), "--json"])
@@ -86,6 +87,7 @@ def test_unknown_run_and_empty_archive() -> None:
     assert bad.exception is not None and "interval" in str(bad.exception)
 
 
+@pytest.mark.slow
 def test_follow_prints_events_another_process_appends(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/live.db"
     archive = open_archive(url)
@@ -126,6 +128,7 @@ def test_follow_prints_events_another_process_appends(tmp_path: Path) -> None:
         archive.close()
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_for_bad_input(tmp_path: Path) -> None:
     missing = subprocess.run(
         [sys.executable, "-c", CLI, "events", "--storage", f"sqlite:///{tmp_path}/none.db"],

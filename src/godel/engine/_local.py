@@ -29,9 +29,18 @@ from godel.select import Selector
 from godel.task import Task
 from godel.telemetry import Telemetry
 
-__all__ = ["Engine", "budget_spent"]
+__all__ = ["Engine", "budget_spent", "default_executor", "seed_or_raise"]
 
 _HOUSEKEEPING_SECONDS = 2.0
+
+
+def default_executor(task: Task, sandbox: Sandbox | None, executor: Executor | None) -> Executor:
+    """The executor a run evaluates with: the one given, else this machine's sandbox slots."""
+    if executor is not None:
+        return executor
+    if sandbox is None:
+        raise GodelError("an engine needs a sandbox or an executor", hint="pass sandbox= or executor=")
+    return LocalExecutor(task, sandbox)
 
 
 def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threading.Event) -> str | None:
@@ -143,7 +152,7 @@ class Engine:
         *,
         proposer: Proposer,
         selector_factory: Callable[[], Selector],
-        sandbox: Sandbox,
+        sandbox: Sandbox | None = None,
         guard: Guard | None = None,
         executor: Executor | None = None,
         telemetry: Telemetry | None = None,
@@ -156,13 +165,16 @@ class Engine:
         self.selector_factory = selector_factory
         self.sandbox = sandbox
         self.guard = guard
-        self.executor: Executor = executor if executor is not None else LocalExecutor(task, sandbox)
+        self.executor: Executor = default_executor(task, sandbox, executor)
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.on_progress = on_progress
         self.on_event = on_event
         self.seed = task.config.run.seed
         self.window = task.config.run.parallel
         self._stop = threading.Event()
+        # What the run records about containment: the sandbox's, or (an executor alone) the executor's name.
+        self._sandbox_name = sandbox.name if sandbox is not None else self.executor.name
+        self._trusted = sandbox.trusted if sandbox is not None else False
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -189,9 +201,9 @@ class Engine:
             run_name,
             self.task.name,
             self.task.config.to_dict(),
-            {"task": self.task.info(), "sandbox": self.sandbox.name, "sandbox_trusted": self.sandbox.trusted},
+            {"task": self.task.info(), "sandbox": self._sandbox_name, "sandbox_trusted": self._trusted},
         )
-        if self.sandbox.trusted:
+        if self._trusted:
             events.emit(
                 run.id, "warning", {"message": "candidates run WITHOUT containment (unsafe-subprocess)"}
             )

@@ -213,7 +213,7 @@ class Pipeline:
             if problem is not None:
                 return Status.FAILED, f"proposal: {problem}", "propose"
         if self.task.config.run.reject_duplicates:
-            dup = self.ledger.duplicate_of(ticket, proposal.program.digest())
+            dup = self.ledger.duplicate_of(ticket.run_id, proposal.program.digest(), ticket.seen)
             if dup is not None:
                 return Status.REJECTED, f"duplicate of candidate {dup}", "duplicate"
         return None

@@ -6,17 +6,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from godel.archive import Archive
 from godel.candidate import Candidate
 from godel.redact import redact_obj
 from godel.telemetry import Telemetry
-
-if TYPE_CHECKING:
-    from godel.engine._pipeline import Ticket
 
 __all__ = ["CandidateCache", "EventLog", "Ledger", "LocalLedger"]
 
@@ -30,8 +27,9 @@ class Ledger(Protocol):
         """Store ``cand``; return it with its id (and its iteration, when the ledger numbers candidates)."""
         ...
 
-    def duplicate_of(self, ticket: Ticket, digest: str) -> int | None:
-        """An earlier candidate with the same code that this ticket's iteration may know of, or None."""
+    def duplicate_of(self, run_id: int, digest: str, seen: Mapping[str, int]) -> int | None:
+        """An earlier candidate with the same code, or None; ``seen`` is what the iteration may know of (code digest
+        -> candidate id), as the select stage decided."""
         ...
 
     def holding(self, cid: int) -> contextlib.AbstractContextManager[None]:
@@ -51,8 +49,8 @@ class LocalLedger:
         self.archive.add_candidate(stored)
         return stored
 
-    def duplicate_of(self, ticket: Ticket, digest: str) -> int | None:
-        return ticket.seen.get(digest)
+    def duplicate_of(self, run_id: int, digest: str, seen: Mapping[str, int]) -> int | None:
+        return seen.get(digest)
 
     def holding(self, cid: int) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()

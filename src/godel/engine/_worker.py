@@ -20,16 +20,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from godel.archive import Archive, RunInfo
 from godel.candidate import Candidate, Status
-from godel.engine._local import Engine, budget_spent, seed_or_raise
+from godel.engine._local import Engine, budget_spent, default_executor, seed_or_raise
 from godel.engine._pipeline import Incumbent, Pipeline, Stages, Ticket
 from godel.engine._store import CandidateCache, EventLog
 from godel.errors import ArchiveError, ArchiveUnavailable, EvaluationError, GodelError
-from godel.executor import Executor, LocalExecutor
+from godel.executor import Executor
 from godel.guard import Guard
 from godel.progress import Progress, RunSummary
 from godel.propose import Proposer
@@ -75,8 +75,8 @@ class ClaimLedger:
             raise BudgetSpent("the run's iterations are all claimed")
         return stored
 
-    def duplicate_of(self, ticket: Ticket, digest: str) -> int | None:
-        return self.archive.find_by_digest(ticket.run_id, digest)
+    def duplicate_of(self, run_id: int, digest: str, seen: Mapping[str, int]) -> int | None:
+        return self.archive.find_by_digest(run_id, digest)
 
     @contextlib.contextmanager
     def holding(self, cid: int) -> Iterator[None]:
@@ -103,7 +103,7 @@ class Worker:
         *,
         proposer: Proposer,
         selector_factory: Callable[[], Selector],
-        sandbox: Sandbox,
+        sandbox: Sandbox | None = None,
         guard: Guard | None = None,
         executor: Executor | None = None,
         telemetry: Telemetry | None = None,
@@ -115,7 +115,7 @@ class Worker:
         self.selector_factory = selector_factory
         self.sandbox = sandbox
         self.guard = guard
-        self.executor: Executor = executor if executor is not None else LocalExecutor(task, sandbox)
+        self.executor: Executor = default_executor(task, sandbox, executor)
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.wconf = worker or WorkerConfig()
         self.worker_id = (

@@ -105,6 +105,9 @@ class ModelPool(Pool):
         self.tokens = 0
         self._reserved_cost = 0.0
         self._reserved_tokens = 0
+        # The size of the latest prompt: a run's prompts are alike, so "can another call fit?" is asked of one this
+        # size (asking it of a one-token prompt said yes long after every real call was refused).
+        self._prompt_tokens = 1
 
     @classmethod
     def wrap(cls, llm: LLM, model: ModelConfig | None = None, config: LLMConfig | None = None) -> ModelPool:
@@ -140,7 +143,10 @@ class ModelPool(Pool):
     @property
     def exhausted(self) -> bool:
         """True once no model can make another call within the cost or token cap."""
-        return all(self._over_budget(m, 1, m.config.max_tokens) is not None for m in self._members if m.llm)
+        size = self._prompt_tokens
+        return all(
+            self._over_budget(m, size, m.config.max_tokens) is not None for m in self._members if m.llm
+        )
 
     # -- selection -----------------------------------------------------------------------------------------------
 
@@ -252,6 +258,7 @@ class ModelPool(Pool):
         failures: list[str] = []
         budget_reasons: list[str] = []
         estimate_in = estimate_tokens(request.prompt_text)
+        self._prompt_tokens = estimate_in
         seed, max_tokens = request.seed, request.max_tokens
         order = self._order(seed)
         disabled = [m.breaker.permanent for m in self._members if m not in order and m.breaker.permanent]

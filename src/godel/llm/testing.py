@@ -208,6 +208,7 @@ class EndpointConformance(_Served, LLMConformance):
         if status == "429":
             assert exc.retry_after == 0.0  # the fake's Retry-After
 
+    @pytest.mark.slow  # waits out the client's timeout
     def test_a_timeout_is_retryable_and_named(self, server: FakeServer, model: ModelFactory) -> None:
         server.script.append("slow")
         exc = self.failure(make_backend(model(server.url, timeout_seconds=TIMEOUT)))
@@ -237,7 +238,7 @@ class EndpointConformance(_Served, LLMConformance):
         assert exc.kind == "unreachable" and not exc.retryable
         assert f"cannot reach {url}" in exc.message and exc.hint
 
-    @pytest.mark.parametrize("behaviour", ["hangup", "drop"])
+    @pytest.mark.parametrize("behaviour", [pytest.param("hangup", marks=pytest.mark.slow), "drop"])
     def test_a_server_that_hangs_up_is_not_called_unreachable(
         self, llm: LLM, server: FakeServer, behaviour: str
     ) -> None:
@@ -284,7 +285,7 @@ class PoolConformance(_Served, LLMConformance):
         llm.report(llm.name, 0.5, 0.01)
         assert llm.stats()["bandit"][llm.name]["pulls"] == 1
 
-    @pytest.mark.parametrize("failure", ["429", "500", "503", "slow"])
+    @pytest.mark.parametrize("failure", ["429", "500", "503", pytest.param("slow", marks=pytest.mark.slow)])
     def test_a_transient_failure_is_retried_with_a_note(
         self, server: FakeServer, model: ModelFactory, failure: str
     ) -> None:
@@ -314,6 +315,7 @@ class PoolConformance(_Served, LLMConformance):
         assert server.behaviours() == ["400"]
         assert len(info.value.notes) == 1
 
+    @pytest.mark.slow  # the hang-up waits a moment before closing
     def test_refused_and_hung_up_read_differently(
         self, server: FakeServer, fake: ServerFactory, model: ModelFactory
     ) -> None:

@@ -17,6 +17,9 @@ import pytest
 
 from tests.helpers import EXAMPLES
 
+# Each test runs the installed `godel` in real processes over real archives: seconds each.
+pytestmark = pytest.mark.slow
+
 GODEL = [sys.executable, "-m", "godel"]
 FAST = ["--proposer", "mutate", "--allow-unsafe", "--set", "guard.enabled=false"]
 

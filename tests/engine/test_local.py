@@ -15,10 +15,14 @@ from godel.engine import Engine
 from godel.errors import EvaluationError
 from godel.progress import Progress
 from godel.propose import MutationProposer, Proposer
-from godel.sandbox._subprocess import SubprocessSandbox
+from godel.sandbox import SubprocessSandbox
 from godel.select import make_selector
 from godel.task import Task, load_task
 from tests.helpers import EXAMPLES
+
+# Whole runs with real evaluations in a real (unsafe-subprocess) sandbox; tests/engine/test_pipeline.py covers the
+# same stages with scripted parts in the fast lane.
+pytestmark = pytest.mark.slow
 
 
 def _task(tmp_path: Path, iterations: int, *extra: str, example: str = "function_minimization") -> Task:

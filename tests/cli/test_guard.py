@@ -9,8 +9,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from godel.archive import open_archive
-from godel.archive._base import Archive
+from godel.archive import Archive, open_archive
 from godel.candidate import Candidate, Program, Status
 from godel.cli._guard import register
 

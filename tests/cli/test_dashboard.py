@@ -14,6 +14,9 @@ from godel.telemetry import ServeError
 from tests.dashboard.builder import CLI
 from tests.helpers import ROOT
 
+# Real `godel dashboard` processes binding real ports.
+pytestmark = pytest.mark.slow
+
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
