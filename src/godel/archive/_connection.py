@@ -27,6 +27,7 @@ from sqlalchemy.pool import StaticPool
 from godel.archive._errors import db_error
 from godel.archive._migrate import migrate
 from godel.archive._schema import candidates as C
+from godel.archive._schema import metadata
 from godel.archive._schema import runs as R
 from godel.errors import ArchiveError, GodelError, UnknownCandidate, UnknownRun
 
@@ -116,8 +117,12 @@ class SQLConnection:
         self._read_lock = self._write_lock if memory else None
         self._engine = self._make_engine(memory, pool_size, connect_timeout)
         self._mark = "?" if self.is_sqlite else "%s"  # the driver's parameter marker, for plain SQL
+        # A SQLite file is checked (PRAGMA quick_check) before this object first writes to it, so a damaged file
+        # is refused before anything is added to it; readers never pay for the check.
+        self._sound = memory or not self.is_sqlite
+        self._sound_lock = threading.Lock()
         try:
-            migrate(self._engine, self._where)
+            migrate(self._engine, self._where, before_write=self._check_sound)
         except GodelError:
             self._engine.dispose()
             raise
@@ -184,6 +189,8 @@ class SQLConnection:
     @contextmanager
     def _write(self, action: str) -> Iterator[sa.Connection]:
         self._check_open()
+        if not self._sound:
+            self._check_sound()
         with self._write_lock or nullcontext(), self._translate(action), self._engine.connect() as conn:
             conn.execution_options(godel_write=True)
             with conn.begin():
@@ -199,6 +206,53 @@ class SQLConnection:
             raise  # the caller knows which constraint it means
         except sa.exc.SQLAlchemyError as exc:
             raise db_error(exc, self._sa_url, action) from exc
+
+    def _check_sound(self) -> None:
+        """Refuse to write into a damaged SQLite file (once per object; PostgreSQL checks its own pages)."""
+        with self._sound_lock:
+            if self._sound:
+                return
+            problems = self._storage_problems("quick_check")
+            if problems:
+                path = self._sa_url.database
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise ArchiveError(
+                    f"the SQLite archive {path} is damaged: PRAGMA quick_check reports {problems[0]!r}{more}; "
+                    "godel wrote nothing to it",
+                    hint=f"restore {path} from a backup (or salvage it: sqlite3 {path} .recover > salvage.sql), "
+                    "or point --storage at a new file",
+                )
+            self._sound = True
+
+    def _storage_problems(self, pragma: str) -> list[str]:
+        """What SQLite's ``quick_check`` or ``integrity_check`` finds wrong with the file; empty when sound."""
+        try:
+            with self._read_lock or nullcontext(), self._engine.connect() as conn:
+                rows = [str(r) for r in conn.exec_driver_sql(f"PRAGMA {pragma}").scalars()]
+                conn.rollback()
+        except sa.exc.SQLAlchemyError as exc:  # a page too damaged to read stops the check itself
+            orig = getattr(exc, "orig", None) or exc
+            return [" ".join(str(orig).split())]
+        if rows == ["ok"]:
+            return []
+        # One line per problem: SQLite starts the first with "*** in database main ***" and a newline.
+        return [" ".join(r.replace("*** in database main ***", "").split()) for r in rows]
+
+    def check_storage(self, *, full: bool = True) -> list[str]:
+        """Problems with the storage itself, empty when sound. SQLite: ``PRAGMA integrity_check`` (``full``; also
+        compares every index with its table) or ``quick_check``. PostgreSQL: every table is read through, so a
+        page the server cannot read is reported."""
+        self._check_open()
+        if self.is_sqlite:
+            return self._storage_problems("integrity_check" if full else "quick_check")
+        problems: list[str] = []
+        for table in metadata.sorted_tables:
+            try:
+                with self._engine.connect() as conn:
+                    conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            except sa.exc.SQLAlchemyError as exc:
+                problems.append(f"table {table.name}: {db_error(exc, self._sa_url, 'reading it through')}")
+        return problems
 
     def _check_open(self) -> None:
         if self._closed:

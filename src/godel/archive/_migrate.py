@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -91,8 +92,9 @@ def _backup_sqlite(path: str, revision: str) -> Path:
     return dest
 
 
-def migrate(engine: sa.Engine, where: str) -> None:
-    """Bring the database behind ``engine`` to the head revision (create it when empty)."""
+def migrate(engine: sa.Engine, where: str, *, before_write: Callable[[], None] | None = None) -> None:
+    """Bring the database behind ``engine`` to the head revision (create it when empty); ``before_write`` runs
+    first when that needs a write (it may refuse by raising)."""
     head = head_revision()
     is_sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
@@ -100,6 +102,8 @@ def migrate(engine: sa.Engine, where: str) -> None:
         conn.rollback()
     if current == head:
         return
+    if before_write is not None:
+        before_write()
     if is_sqlite and current is not None and engine.url.database not in (None, "", ":memory:"):
         _backup_sqlite(str(engine.url.database), current)
     with engine.connect() as conn:
