@@ -1,4 +1,5 @@
-"""The archive: every run, candidate (code, lineage, outcome) and hash-chained event, in SQLite or PostgreSQL.
+"""The archive: every run, candidate (code, lineage, outcome), hash-chained event with its signed checkpoints, and
+who owns a run now (leases), in SQLite or PostgreSQL.
 
 Open one with :func:`open_archive` and a URL::
 
@@ -12,8 +13,19 @@ Every backend passes the conformance suite in :mod:`godel.archive.testing`.
 
 from __future__ import annotations
 
-from godel.archive._base import Archive, CandidateRow, Event, RunInfo
-from godel.archive._chain import GENESIS, canonical_json, event_hash, verify_chain
+from godel.archive._base import (
+    Archive,
+    CandidateRow,
+    Checkpoint,
+    Event,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    RunInfo,
+    RunLeased,
+    StoredRow,
+)
+from godel.archive._chain import GENESIS, canonical_json, checkpoint_message, event_hash, verify_chain
 from godel.archive._sql import RUN_STATUSES, SUPPORTED_SCHEMES, SQLArchive, normalise_url
 
 __all__ = [
@@ -22,10 +34,17 @@ __all__ = [
     "SUPPORTED_SCHEMES",
     "Archive",
     "CandidateRow",
+    "Checkpoint",
     "Event",
+    "Lease",
+    "LeaseHeld",
+    "LeaseLost",
     "RunInfo",
+    "RunLeased",
     "SQLArchive",
+    "StoredRow",
     "canonical_json",
+    "checkpoint_message",
     "event_hash",
     "normalise_url",
     "open_archive",

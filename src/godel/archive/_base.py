@@ -11,8 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from godel.candidate import Candidate, Status
+from godel.errors import ArchiveError
 
-__all__ = ["Archive", "CandidateRow", "Event", "RunInfo", "RunStats"]
+__all__ = [
+    "Archive",
+    "CandidateRow",
+    "Checkpoint",
+    "Event",
+    "Lease",
+    "LeaseHeld",
+    "LeaseLost",
+    "RunInfo",
+    "RunLeased",
+    "RunStats",
+    "StoredRow",
+]
 
 
 @dataclass
@@ -94,6 +107,123 @@ class Event:
         }
 
 
+class StoredRow(NamedTuple):
+    """A candidate's outcome columns exactly as stored, with the digest its code was stored under: what the audit
+    compares with the candidate's events."""
+
+    id: int
+    iteration: int
+    status: str  # as stored, even a value no Status has (an edit outside godel)
+    score: float | None
+    flagged: bool
+    digest: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement: run ``run_id`` had ``size`` events, the last with hash ``head``, at ``created_at``.
+
+    ``signature`` (hex) is the Ed25519 signature of :func:`godel.archive.checkpoint_message` by the key whose id is
+    ``key_id``; the archive stores checkpoints but never holds the key (``godel.guard`` signs and verifies them).
+    """
+
+    run_id: int
+    size: int
+    head: str
+    created_at: float
+    key_id: str
+    signature: str
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "size": self.size,
+            "head": self.head,
+            "created_at": self.created_at,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Checkpoint:
+        return cls(
+            run_id=int(d["run_id"]),
+            size=int(d["size"]),
+            head=str(d["head"]),
+            created_at=float(d["created_at"]),
+            key_id=str(d["key_id"]),
+            signature=str(d["signature"]),
+        )
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One local owner of a run: taken with ``acquire_lease``, kept alive with ``renew_lease`` more often than
+    every ``ttl`` seconds, given back with ``release_lease``; after ``ttl`` seconds without renewal anyone may
+    take it over (its owner died)."""
+
+    run_id: int
+    owner: str
+    acquired_at: float
+    renewed_at: float
+    ttl: float
+    taken_over_from: str | None = None  # the owner whose stale lease this one replaced
+
+    @property
+    def expires_at(self) -> float:
+        return self.renewed_at + self.ttl
+
+    def stale(self, now: float) -> bool:
+        return now > self.expires_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "owner": self.owner,
+            "acquired_at": self.acquired_at,
+            "renewed_at": self.renewed_at,
+            "ttl": self.ttl,
+            "taken_over_from": self.taken_over_from,
+        }
+
+
+class RunLeased(ArchiveError):
+    """Another live owner holds the run (a second ``--resume`` of a run that is still running)."""
+
+
+class LeaseLost(ArchiveError):
+    """The lease was taken over (it went stale) or released: the process must stop driving the run."""
+
+    user_error = False
+
+
+@dataclass(frozen=True)
+class LeaseHeld:
+    """What ``acquire_lease`` answers when another owner's lease on the run is still live."""
+
+    holder: Lease
+    asked_at: float
+
+    def message(self) -> str:
+        h = self.holder
+        return (
+            f"run {h.run_id} is being run by {h.owner} (since {_ago(self.asked_at - h.acquired_at)}, last heartbeat "
+            f"{_ago(self.asked_at - h.renewed_at)}); it can be taken over once it has been silent for {h.ttl:g} s"
+        )
+
+    def error(self) -> RunLeased:
+        return RunLeased(
+            self.message(),
+            hint="wait for that process to finish, or stop it; a second process on the same run would evaluate "
+            "its candidates twice",
+        )
+
+
+def _ago(seconds: float) -> str:
+    return f"{max(0.0, seconds):.0f} s ago"
+
+
 @runtime_checkable
 class Archive(Protocol):
     """Storage of runs, candidates and events. Implementations must be safe to call from several threads."""
@@ -155,6 +285,30 @@ class Archive(Protocol):
         self, run_id: int, kind: str, payload: Mapping[str, Any], actor: str = "engine"
     ) -> Event: ...
     def events(self, run_id: int, since_seq: int = 0, limit: int | None = None) -> list[Event]: ...
+
+    # signed checkpoints of the event chains (made and checked by godel.guard's audit)
+    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Store a signed checkpoint and return it with its id. The run's event ``size`` must exist with hash
+        ``head`` (ArchiveError otherwise); a checkpoint of the same size already stored is returned instead."""
+        ...
+
+    def checkpoints(self, run_id: int) -> list[Checkpoint]: ...  # ordered by size
+    def stored_rows(self, run_id: int) -> list[StoredRow]: ...  # ordered by iteration
+
+    # one local owner per run (workers sharing a run through claims take no lease)
+    def acquire_lease(self, run_id: int, owner: str, ttl: float) -> Lease | LeaseHeld:
+        """Take the run's lease for ``owner`` when nobody holds it, ``owner`` already does (renewing it), or the
+        holder has been silent for longer than its ttl (taken over: ``Lease.taken_over_from``); else LeaseHeld,
+        naming the live holder. At most one caller gets it, across processes."""
+        ...
+
+    def renew_lease(self, lease: Lease) -> Lease:
+        """The heartbeat: the lease with ``renewed_at`` now; raises LeaseLost when ``lease.owner`` no longer holds
+        it (taken over after going stale, or released)."""
+        ...
+
+    def release_lease(self, lease: Lease) -> None: ...  # gives the run back; nothing when no longer held
+    def lease(self, run_id: int) -> Lease | None: ...  # the run's current lease (live or stale), if any
 
     # storage
     def check_storage(self, *, full: bool = True) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from godel.archive._base import CandidateRow, RunStats
+from godel.archive._base import CandidateRow, RunStats, StoredRow
 from godel.archive._codec import STATUS, decode_candidate, encode_candidate, status_of
 from godel.archive._connection import SQLConnection
 from godel.archive._schema import candidates as C
@@ -260,3 +260,15 @@ class CandidateStore(SQLConnection):
             if cid is None:
                 self._require_run(conn, run_id)
         return None if cid is None else int(cid)
+
+    def stored_rows(self, run_id: int) -> list[StoredRow]:
+        stmt = (
+            sa.select(C.c.id, C.c.iteration, C.c.status, C.c.score, C.c.flagged, C.c.digest)
+            .where(C.c.run_id == run_id)
+            .order_by(C.c.iteration)
+        )
+        with self._read("reading candidate outcomes") as conn:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                self._require_run(conn, run_id)
+        return [StoredRow(r.id, r.iteration, str(r.status), r.score, bool(r.flagged), r.digest) for r in rows]

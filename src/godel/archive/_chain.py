@@ -3,6 +3,9 @@
 ``hash = sha256(prev_hash + canonical_json([run_id, seq, kind, actor, payload, created_at]))`` with the first
 event's ``prev_hash`` being :data:`GENESIS`. Canonical JSON is sorted keys, no whitespace, UTF-8; floats are written
 with Python's shortest round-trip repr, so a value read back from the database hashes to the same text.
+
+A checkpoint signs :func:`checkpoint_message`: the run, how many events it had, the last one's hash (which commits to
+every event before it) and the time, with the signing key's id.
 """
 
 from __future__ import annotations
@@ -15,9 +18,18 @@ from typing import Any
 from godel.archive._base import Event
 from godel.errors import ArchiveError
 
-__all__ = ["GENESIS", "canonical_json", "event_hash", "verify_chain"]
+__all__ = [
+    "CHECKPOINT_DOMAIN",
+    "GENESIS",
+    "canonical_json",
+    "checkpoint_message",
+    "event_hash",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
+# Prefixed to every signed checkpoint so a signature made for one purpose never verifies for another.
+CHECKPOINT_DOMAIN = "godel-audit-checkpoint/1"
 
 
 def canonical_json(value: Any) -> str:
@@ -36,6 +48,11 @@ def event_hash(
 ) -> str:
     body = canonical_json([run_id, seq, kind, actor, payload, created_at])
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def checkpoint_message(run_id: int, size: int, head: str, created_at: float, key_id: str) -> bytes:
+    """The exact bytes a checkpoint's signature covers."""
+    return canonical_json([CHECKPOINT_DOMAIN, run_id, size, head, created_at, key_id]).encode()
 
 
 def verify_chain(events: Iterable[Event], *, prev_hash: str = GENESIS, start_seq: int = 1) -> int:

@@ -1,4 +1,5 @@
-"""Events: appended to each run's hash chain (see :mod:`godel.archive._chain`), read back in order."""
+"""Events, appended to each run's hash chain (see :mod:`godel.archive._chain`), and the signed checkpoints of the
+chains."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 
-from godel.archive._base import Event
+from godel.archive._base import Checkpoint, Event
 from godel.archive._chain import GENESIS, canonical_json, event_hash
 from godel.archive._connection import SQLConnection
+from godel.archive._schema import checkpoints as K
 from godel.archive._schema import events as E
 from godel.archive._schema import runs as R
 from godel.errors import ArchiveError, UnknownRun
@@ -20,7 +23,7 @@ __all__ = ["EventStore"]
 
 
 class EventStore(SQLConnection):
-    """The event chains of an :class:`~godel.archive.SQLArchive`."""
+    """The event chains and their checkpoints of an :class:`~godel.archive.SQLArchive`."""
 
     def add_event(self, run_id: int, kind: str, payload: Mapping[str, Any], actor: str = "engine") -> Event:
         try:
@@ -84,3 +87,56 @@ class EventStore(SQLConnection):
             )
             for r in rows
         ]
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        cp = checkpoint
+        if cp.size < 1:
+            raise ArchiveError(
+                f"a checkpoint of run {cp.run_id} must cover at least one event (size {cp.size})",
+                hint="checkpoint a run once it has events",
+            )
+        values = {**cp.to_dict()}
+        try:
+            with self._write("storing a checkpoint") as conn:
+                self._require_run(conn, cp.run_id)
+                head = conn.execute(
+                    sa.select(E.c.hash).where(E.c.run_id == cp.run_id, E.c.seq == cp.size)
+                ).scalar()
+                if head != cp.head:
+                    raise ArchiveError(
+                        f"checkpoint of run {cp.run_id} at event {cp.size} names head {cp.head[:16]}..., but the "
+                        + (
+                            "run has no such event"
+                            if head is None
+                            else f"event's hash is {str(head)[:16]}..."
+                        ),
+                        hint="sign the trail as it is stored (godel.guard.checkpoint reads it back)",
+                    )
+                cid = conn.execute(sa.insert(K).returning(K.c.id), values).scalar_one()
+        except sa.exc.IntegrityError:
+            # Another process signed this very size first; theirs is as good as ours.
+            with self._read("reading a checkpoint") as conn:
+                row = conn.execute(sa.select(K).where(K.c.run_id == cp.run_id, K.c.size == cp.size)).first()
+            if row is None:
+                raise
+            return _checkpoint(row)
+        return Checkpoint(**values, id=int(cid))
+
+    def checkpoints(self, run_id: int) -> list[Checkpoint]:
+        with self._read("reading checkpoints") as conn:
+            rows = conn.execute(sa.select(K).where(K.c.run_id == run_id).order_by(K.c.size, K.c.id)).all()
+            if not rows:
+                self._require_run(conn, run_id)
+        return [_checkpoint(r) for r in rows]
+
+
+def _checkpoint(row: sa.Row[Any]) -> Checkpoint:
+    return Checkpoint(
+        run_id=row.run_id,
+        size=row.size,
+        head=row.head,
+        created_at=row.created_at,
+        key_id=row.key_id,
+        signature=row.signature,
+        id=row.id,
+    )

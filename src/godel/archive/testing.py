@@ -22,13 +22,24 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from godel.archive._base import Archive, CandidateRow, RunInfo
+from godel.archive._base import (
+    Archive,
+    CandidateRow,
+    Checkpoint,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    RunInfo,
+    RunLeased,
+    StoredRow,
+)
 from godel.archive._chain import GENESIS, verify_chain
 from godel.candidate import Candidate, Program, Status
 from godel.errors import ArchiveError, UnknownCandidate, UnknownRun
@@ -76,6 +87,28 @@ def _append_events(factory: ArchiveFactory, run_id: int, n: int, actor: str) -> 
             archive.add_event(run_id, "tick", {"i": i, "actor": actor}, actor=actor)
     finally:
         archive.close()
+
+
+def _contend_for_lease(
+    factory: ArchiveFactory, run_id: int, owner: str, start_at: float, hold: float, out: Any
+) -> None:
+    """Child-process body of the lease contention test: ask for the lease at ``start_at``, keep it ``hold`` s."""
+    archive = factory()
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        got = archive.acquire_lease(run_id, owner, ttl=60.0)
+        if isinstance(got, Lease):
+            out.put((owner, "granted", got.owner))
+            time.sleep(hold)
+            archive.release_lease(got)
+        else:
+            out.put((owner, "held", got.holder.owner))
+    finally:
+        archive.close()
+
+
+def _a_checkpoint(run_id: int, size: int, head: str, created_at: float = 1.0) -> Checkpoint:
+    return Checkpoint(run_id, size, head, created_at, key_id="k" * 64, signature="ab" * 64)
 
 
 class ArchiveConformance:
@@ -574,6 +607,174 @@ class ArchiveConformance:
         assert archive.events(run.id) == []
         archive.add_event(run.id, "good", {"ok": True})
         assert [e.seq for e in archive.events(run.id)] == [1]
+
+    # -- signed checkpoints -------------------------------------------------------------------------------------
+    # The archive stores checkpoints as given and checks they name a real head; signing and verifying them is
+    # godel.guard's job (tests/guard/test_audit.py), so the signatures here are placeholders.
+
+    def test_checkpoints_roundtrip(self, archive: Archive, run: RunInfo) -> None:
+        evs = [archive.add_event(run.id, "e", {"i": i}) for i in range(5)]
+        assert archive.checkpoints(run.id) == []
+        first = archive.add_checkpoint(_a_checkpoint(run.id, 3, evs[2].hash, 10.5))
+        second = archive.add_checkpoint(_a_checkpoint(run.id, 5, evs[4].hash, 11.25))
+        assert first.id is not None and second.id is not None and first.id != second.id
+        got = archive.checkpoints(run.id)
+        assert got == [first, second]
+        assert got[0].to_dict() == _a_checkpoint(run.id, 3, evs[2].hash, 10.5).to_dict()
+        assert Checkpoint.from_dict(got[1].to_dict()) == replace(second, id=None)
+        other = archive.create_run("run-b", "task-a", {})
+        assert archive.checkpoints(other.id) == []
+        with pytest.raises(UnknownRun):
+            archive.checkpoints(MISSING)
+
+    def test_checkpoint_must_name_a_stored_head(self, archive: Archive, run: RunInfo) -> None:
+        evs = [archive.add_event(run.id, "e", {"i": i}) for i in range(3)]
+        with pytest.raises(ArchiveError, match="event's hash is"):
+            archive.add_checkpoint(_a_checkpoint(run.id, 2, evs[2].hash))
+        with pytest.raises(ArchiveError, match="no such event"):
+            archive.add_checkpoint(_a_checkpoint(run.id, 4, evs[2].hash))
+        with pytest.raises(ArchiveError, match="at least one event"):
+            archive.add_checkpoint(_a_checkpoint(run.id, 0, GENESIS))
+        with pytest.raises(UnknownRun):
+            archive.add_checkpoint(_a_checkpoint(MISSING, 1, evs[0].hash))
+        assert archive.checkpoints(run.id) == []
+
+    def test_checkpoint_of_a_size_already_signed_returns_the_stored_one(
+        self, archive: Archive, run: RunInfo
+    ) -> None:
+        ev = archive.add_event(run.id, "e", {})
+        first = archive.add_checkpoint(_a_checkpoint(run.id, 1, ev.hash, 1.0))
+        again = archive.add_checkpoint(_a_checkpoint(run.id, 1, ev.hash, 2.0))
+        assert again == first and archive.checkpoints(run.id) == [first]
+
+    def test_stored_rows_are_the_columns_as_written(self, archive: Archive, run: RunInfo) -> None:
+        ok = make_candidate(run.id, 0, status=Status.OK, score=0.25, flags=["jump"])
+        failed = make_candidate(run.id, 1, status=Status.FAILED)
+        archive.add_candidates([failed, ok])
+        assert archive.stored_rows(run.id) == [
+            StoredRow(ok.id or 0, 0, "ok", 0.25, True, ok.code_digest),
+            StoredRow(failed.id or 0, 1, "failed", None, False, failed.code_digest),
+        ]
+        other = archive.create_run("run-b", "task-a", {})
+        assert archive.stored_rows(other.id) == []
+        with pytest.raises(UnknownRun):
+            archive.stored_rows(MISSING)
+
+    # -- run leases ---------------------------------------------------------------------------------------------
+
+    def test_lease_is_taken_renewed_and_released(self, archive: Archive, run: RunInfo) -> None:
+        assert archive.lease(run.id) is None
+        lease = archive.acquire_lease(run.id, "host:1", ttl=30.0)
+        assert isinstance(lease, Lease)
+        assert lease.owner == "host:1" and lease.ttl == 30.0 and lease.taken_over_from is None
+        assert lease.acquired_at == lease.renewed_at and not lease.stale(lease.renewed_at + 29)
+        assert archive.lease(run.id) == lease
+        time.sleep(0.01)
+        renewed = archive.renew_lease(lease)
+        assert renewed.renewed_at > lease.renewed_at and renewed.acquired_at == lease.acquired_at
+        again = archive.acquire_lease(run.id, "host:1", ttl=45.0)  # the owner asking again keeps it
+        assert isinstance(again, Lease) and again.acquired_at == lease.acquired_at and again.ttl == 45.0
+        archive.release_lease(again)
+        assert archive.lease(run.id) is None
+        archive.release_lease(again)  # released twice: nothing happens
+        with pytest.raises(LeaseLost, match="released"):
+            archive.renew_lease(again)
+        with pytest.raises(UnknownRun):
+            archive.acquire_lease(MISSING, "host:1", ttl=30.0)
+        with pytest.raises(UnknownRun):
+            archive.lease(MISSING)
+        with pytest.raises(ArchiveError, match="ttl"):
+            archive.acquire_lease(run.id, "host:1", ttl=0)
+        with pytest.raises(ArchiveError, match="owner"):
+            archive.acquire_lease(run.id, "", ttl=30.0)
+
+    def test_a_live_lease_is_refused_naming_its_holder(self, archive: Archive, run: RunInfo) -> None:
+        mine = archive.acquire_lease(run.id, "host-a:100", ttl=30.0)
+        assert isinstance(mine, Lease)
+        theirs = archive.acquire_lease(run.id, "host-b:200", ttl=30.0)
+        assert isinstance(theirs, LeaseHeld) and theirs.holder == mine
+        assert "host-a:100" in theirs.message() and "30 s" in theirs.message()
+        err = theirs.error()
+        assert isinstance(err, RunLeased) and err.user_error and "host-a:100" in str(err)
+        archive.release_lease(Lease(run.id, "host-b:200", 0.0, 0.0, 1.0))  # not theirs to give
+        assert archive.lease(run.id) == mine
+        archive.release_lease(mine)
+        got = archive.acquire_lease(run.id, "host-b:200", ttl=30.0)
+        assert isinstance(got, Lease) and got.owner == "host-b:200" and got.taken_over_from is None
+
+    def test_a_stale_lease_is_taken_over_and_its_owner_told(self, archive: Archive, run: RunInfo) -> None:
+        dead = archive.acquire_lease(run.id, "dead:1", ttl=0.2)
+        assert isinstance(dead, Lease)
+        assert isinstance(archive.acquire_lease(run.id, "new:2", ttl=30.0), LeaseHeld)
+        time.sleep(0.3)
+        taken = archive.acquire_lease(run.id, "new:2", ttl=30.0)
+        assert isinstance(taken, Lease) and taken.owner == "new:2" and taken.taken_over_from == "dead:1"
+        with pytest.raises(LeaseLost, match="taken over by new:2") as info:
+            archive.renew_lease(dead)
+        assert not info.value.user_error
+        archive.release_lease(dead)  # the old owner giving it back must not free the new owner's run
+        assert archive.lease(run.id) == taken
+
+    def test_leases_are_per_run_and_do_not_block_workers(self, archive: Archive, run: RunInfo) -> None:
+        other = archive.create_run("run-b", "task-a", {})
+        a = archive.acquire_lease(run.id, "host:1", ttl=30.0)
+        b = archive.acquire_lease(other.id, "host:2", ttl=30.0)
+        assert isinstance(a, Lease) and isinstance(b, Lease)
+        # Workers share a run through claims; a local owner's lease does not stand in their way.
+        cand = make_candidate(run.id, -1)
+        assert archive.claim_next(cand, "worker-1", limit=5) is not None
+        archive.heartbeat("worker-1", [cand.id or 0])
+        archive.add_event(run.id, "e", {})
+
+    def test_lease_contention_between_threads(self, archive: Archive, run: RunInfo) -> None:
+        barrier = threading.Barrier(8)
+        results: list[Lease | LeaseHeld] = []
+        lock = threading.Lock()
+
+        def ask(i: int) -> None:
+            barrier.wait()
+            got = archive.acquire_lease(run.id, f"thread-{i}", ttl=30.0)
+            with lock:
+                results.append(got)
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        granted = [r for r in results if isinstance(r, Lease)]
+        assert len(granted) == 1
+        assert all(
+            isinstance(r, LeaseHeld) and r.holder.owner == granted[0].owner
+            for r in results
+            if r is not granted[0]
+        )
+
+    @pytest.mark.slow
+    def test_lease_contention_between_processes(
+        self, make_archive: ArchiveFactory, archive: Archive, run: RunInfo
+    ) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        out = ctx.Queue()
+        start_at = time.time() + 3.0  # both children are up by then (a spawned interpreter imports godel)
+        procs = [
+            ctx.Process(
+                target=_contend_for_lease, args=(make_archive, run.id, f"proc-{i}", start_at, 3.0, out)
+            )
+            for i in range(2)
+        ]
+        for p in procs:
+            p.start()
+        answers = sorted(out.get(timeout=120) for _ in procs)
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0, 0]
+        outcomes = [a[1] for a in answers]
+        assert sorted(outcomes) == ["granted", "held"], answers
+        winner = next(a[0] for a in answers if a[1] == "granted")
+        assert all(a[2] == winner for a in answers)  # the loser was told who holds the run
+        assert archive.lease(run.id) is None  # the winner released it at its end
+        assert isinstance(archive.acquire_lease(run.id, "after", ttl=30.0), Lease)
 
     # -- concurrency and persistence ----------------------------------------------------------------------------
 
