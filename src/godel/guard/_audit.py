@@ -1,9 +1,13 @@
-"""The audit trail: verifying the archive's per-run hash chain and exporting it as JSONL.
+"""The audit trail's hash chains: checking them, and the JSONL log they are exported to.
 
-The archive writes the chain (:mod:`godel.archive._chain`); this module reads it back and says whether it is intact.
-A record edited, deleted, inserted or moved breaks the chain at that record, and the report names the first one.
-Cutting records off the *end* leaves a valid shorter chain: compare the head hash with one saved earlier
-(``godel audit export`` prints it) to catch that.
+The archive writes the chain (:mod:`godel.archive._chain`); :func:`verify_chain` reads it back and says whether it
+is intact. A record edited, deleted, inserted or moved breaks the chain at that record, and the report names the
+first one. The chain alone cannot show records cut off its *end*, nor a chain recomputed after an edit: the signed
+checkpoints do (:mod:`godel.guard._checkpoint`), and :func:`godel.guard.verify_trail` checks both.
+
+The exported log (``godel audit export``) is one JSON object per line: per run a ``{"run": {...}}`` header, its
+events verbatim (so the export verifies on its own), then its signed checkpoints as ``{"checkpoint": {...}}``.
+A checkpoint log (``--checkpoints FILE``) holds checkpoint lines only.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from godel.archive import GENESIS, Event, event_hash
+from godel.archive import GENESIS, Checkpoint, Event, event_hash
+from godel.errors import GuardError
 
 if TYPE_CHECKING:
     from godel.archive import Archive
 
 __all__ = [
     "BadRecord",
+    "TrailLog",
     "VerifyReport",
     "event_from_dict",
     "export_jsonl",
     "read_jsonl",
+    "read_log",
     "verify_archive",
     "verify_chain",
 ]
@@ -135,10 +142,21 @@ def verify_archive(archive: Archive, run_id: int | None = None) -> VerifyReport:
 
 
 def export_jsonl(archive: Archive, out: IO[str], run_id: int | None = None) -> VerifyReport:
-    """Write every event (verbatim, so the export itself can be verified) as one JSON object per line."""
-    events = list(_all_events(archive, run_id))
-    for ev in events:
-        out.write(json.dumps(ev.to_dict(), sort_keys=True, ensure_ascii=False) + "\n")
+    """Write the trail of one run (or every run) as the JSONL log: per run its header, its events verbatim and its
+    signed checkpoints. Returns the chain check of what was written."""
+    runs = [archive.get_run(run_id)] if run_id is not None else archive.runs()
+    events: list[Event] = []
+    for run in runs:
+        # Unpaged, so a record whose seq was edited (out of order) is still written in stored order.
+        evs = archive.events(run.id)
+        header = {"id": run.id, "name": run.name, "task": run.task, "status": run.status}
+        header["candidates"] = archive.count(run.id)
+        out.write(json.dumps({"run": header}, sort_keys=True, ensure_ascii=False) + "\n")
+        for ev in evs:
+            out.write(json.dumps(ev.to_dict(), sort_keys=True, ensure_ascii=False) + "\n")
+        for cp in archive.checkpoints(run.id):
+            out.write(json.dumps({"checkpoint": cp.to_dict()}, sort_keys=True) + "\n")
+        events.extend(evs)
     return verify_chain(events)
 
 
@@ -156,10 +174,41 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     )
 
 
+@dataclass
+class TrailLog:
+    """What a JSONL log file holds: run headers (id -> header), events in file order, checkpoints."""
+
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+
+
+def read_log(path: str | Path) -> TrailLog:
+    """Read an exported log or a checkpoint log; GuardError naming the line when one is not a log record."""
+    log = TrailLog()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                    if "checkpoint" in d:
+                        log.checkpoints.append(Checkpoint.from_dict(d["checkpoint"]))
+                    elif "run" in d:
+                        log.runs[int(d["run"]["id"])] = dict(d["run"])
+                    else:
+                        log.events.append(event_from_dict(d))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    raise GuardError(
+                        f"line {n} of {path} is not an audit log record ({type(exc).__name__}: {exc})",
+                        hint="pass a file written by `godel audit export`",
+                    ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GuardError(f"cannot read the audit log {path}: {exc}", hint="check the path") from exc
+    return log
+
+
 def read_jsonl(path: str | Path) -> list[Event]:
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                out.append(event_from_dict(json.loads(line)))
-    return out
+    """The events of an exported log, in file order."""
+    return read_log(path).events
