@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import zlib
 from contextlib import closing
@@ -13,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from godel.archive import SUPPORTED_SCHEMES, Archive, SQLArchive, normalise_url, open_archive, verify_chain
-from godel.archive.testing import make_candidate
+from godel.archive.testing import damage_sqlite_archive, make_candidate
 from godel.candidate import Program, Status
 from godel.errors import ArchiveError, UnknownRun
 
@@ -204,42 +203,9 @@ def test_postgres_rows_and_best(pg_schema_url: str) -> None:
 # -- a damaged SQLite file ------------------------------------------------------------------------------------------
 
 
-def _damaged_in_the_middle(path: Path) -> bytes:
-    """An archive whose file is damaged in the middle so that SQLite's own integrity check fails but the file still
-    opens (its schema pages are intact); returns the damaged bytes."""
-    with closing(open_archive(f"sqlite:///{path}")) as archive:
-        run = archive.create_run("r", "t", {})
-        archive.add_candidates([make_candidate(run.id, i, code=f"x = {i}\n" * 50) for i in range(300)])
-        for i in range(20):
-            archive.add_event(run.id, "e", {"i": i})
-    good = path.read_bytes()
-    pages = len(good) // 4096
-    for page in range(pages // 3, 2 * pages // 3):
-        data = bytearray(good)
-        data[page * 4096 : page * 4096 + 16] = (
-            b"\xff" * 16
-        )  # a b-tree page header: type, cells, content start
-        path.write_bytes(bytes(data))
-        con = sqlite3.connect(path)
-        try:
-            con.execute("SELECT version_num FROM alembic_version").fetchall()
-        except sqlite3.DatabaseError:
-            con.close()
-            continue  # too damaged to open at all: test_corrupt_sqlite_file_is_an_archive_error's case
-        try:
-            intact = con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        except sqlite3.DatabaseError:  # "database disk image is malformed": the check fails outright
-            intact = False
-        finally:
-            con.close()
-        if not intact:
-            return bytes(data)
-    raise AssertionError("no page in the middle of the file could be damaged that way")
-
-
 def test_damaged_file_is_refused_before_the_first_write_and_left_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
-    damaged = _damaged_in_the_middle(path)
+    damaged = damage_sqlite_archive(path)
     archive = open_archive(f"sqlite:///{path}")  # reading is still possible: what can be saved can be read
     try:
         assert [r.name for r in archive.runs()] == ["r"]

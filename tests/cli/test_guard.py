@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -29,13 +30,15 @@ def _app(db: Path) -> typer.Typer:
 
 
 def _fill(db: Path) -> tuple[int, int]:
+    """A run as the engine writes it: an evaluated seed and a supervised child waiting for a human."""
     a = open_archive(f"sqlite:///{db}")
     run = a.create_run("r", "t", {})
-    a.add_candidate(
-        Candidate(
-            run_id=run.id, iteration=0, program=Program.single("p.py", "x=1\n"), status=Status.OK, score=0.1
-        )
+    seed = Candidate(
+        run_id=run.id, iteration=0, program=Program.single("p.py", "x=1\n"), status=Status.OK, score=0.1
     )
+    a.add_candidate(seed)
+    a.add_event(run.id, "proposal", {"candidate": seed.id, "iteration": 0, "digest": seed.code_digest})
+    a.add_event(run.id, "evaluation", {"candidate": seed.id, "status": "ok", "score": 0.1, "flags": []})
     cid = a.add_candidate(
         Candidate(
             run_id=run.id, iteration=1, program=Program.single("p.py", "x=2\n"), status=Status.AWAITING_APPROVAL,
@@ -43,9 +46,19 @@ def _fill(db: Path) -> tuple[int, int]:
             diff="-x=1\n+x=2\n",
         )
     )  # fmt: skip
-    a.add_event(run.id, "verdict", {"candidate": cid})
+    a.add_event(run.id, "verdict", {"candidate": cid, "decision": "require_approval"})
+    a.update_run(run.id, status="finished")
     a.close()
     return run.id, cid
+
+
+@pytest.fixture(autouse=True)
+def _audit_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This machine's audit key lives in the test's directory, never in the real ~/.config."""
+    path = tmp_path / "keys" / "audit-key.pem"
+    monkeypatch.delenv("GODEL_AUDIT_KEY", raising=False)
+    monkeypatch.setenv("GODEL_AUDIT_KEY_FILE", str(path))
+    return path
 
 
 def test_review_approve_reject_audit(tmp_path: Path) -> None:
@@ -62,12 +75,14 @@ def test_review_approve_reject_audit(tmp_path: Path) -> None:
     res = runner.invoke(app, ["reject", str(cid)])
     assert res.exit_code != 0  # --why is required
     res = runner.invoke(app, ["approve", str(cid), "--actor", "human:carol", "--json"])
-    assert res.exit_code == 0 and json.loads(res.output)["decision"] == "approved"
+    assert res.exit_code == 0 and json.loads(res.stdout)["decision"] == "approved"
+    assert "created a new audit signing key" in res.stderr  # the approval was signed with a key made for it
     res = runner.invoke(app, ["audit", "verify", "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["ok"] is True
     out = tmp_path / "audit.jsonl"
     res = runner.invoke(app, ["audit", "export", "--out", str(out)])
-    assert res.exit_code == 0 and len(out.read_text().splitlines()) == 2
+    # the run's header, its 4 events (proposal, evaluation, verdict, approval) and the approval's checkpoint
+    assert res.exit_code == 0 and len(out.read_text().splitlines()) == 6
     assert runner.invoke(app, ["audit", "verify", "--file", str(out)]).exit_code == 0
 
     con = sqlite3.connect(db)

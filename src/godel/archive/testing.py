@@ -19,10 +19,13 @@ The suite closes every archive it opens.
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,10 +44,11 @@ from godel.archive._base import (
     StoredRow,
 )
 from godel.archive._chain import GENESIS, verify_chain
+from godel.archive._sql import SQLArchive
 from godel.candidate import Candidate, Program, Status
 from godel.errors import ArchiveError, UnknownCandidate, UnknownRun
 
-__all__ = ["ArchiveConformance", "ArchiveFactory", "make_candidate"]
+__all__ = ["ArchiveConformance", "ArchiveFactory", "damage_sqlite_archive", "make_candidate"]
 
 ArchiveFactory = Callable[[], Archive]
 MISSING = 987_654_321  # an id no test ever creates
@@ -77,6 +81,38 @@ def make_candidate(
         flags=list(flags or []),
         verdict=dict(verdict or {}),
     )
+
+
+def damage_sqlite_archive(path: Path) -> bytes:
+    """Write a small archive at ``path`` and damage its file in the middle, so that SQLite's own integrity check
+    fails while the file still opens (its schema pages are intact); returns the damaged bytes."""
+    with closing(SQLArchive(f"sqlite:///{path}")) as archive:
+        run = archive.create_run("r", "t", {})
+        archive.add_candidates([make_candidate(run.id, i, code=f"x = {i}\n" * 50) for i in range(300)])
+        for i in range(20):
+            archive.add_event(run.id, "e", {"i": i})
+    good = path.read_bytes()
+    pages = len(good) // 4096
+    for page in range(pages // 3, 2 * pages // 3):
+        data = bytearray(good)
+        # The header of a b-tree page: its type, cell count and content start.
+        data[page * 4096 : page * 4096 + 16] = b"\xff" * 16
+        path.write_bytes(bytes(data))
+        con = sqlite3.connect(path)
+        try:
+            con.execute("SELECT version_num FROM alembic_version").fetchall()
+        except sqlite3.DatabaseError:
+            con.close()
+            continue  # too damaged to open at all: another case
+        try:
+            intact = con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        except sqlite3.DatabaseError:  # "database disk image is malformed": the check fails outright
+            intact = False
+        finally:
+            con.close()
+        if not intact:
+            return bytes(data)
+    raise AssertionError(f"no page in the middle of {path} could be damaged that way")
 
 
 def _append_events(factory: ArchiveFactory, run_id: int, n: int, actor: str) -> None:

@@ -1,10 +1,12 @@
-"""``godel review | approve | reject | audit verify | audit export | constitution sign | constitution check``."""
+"""``godel review | approve | reject | audit verify | export | checkpoint | key | constitution sign | check``."""
 
 from __future__ import annotations
 
 import getpass
 import sys
+import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,22 +15,35 @@ import typer
 from godel.cli._common import emit_json, pick_run
 from godel.errors import GuardError
 from godel.guard import (
+    KEY_ENV,
+    KEY_FILE_ENV,
+    AuditKey,
+    AuditKeyCreated,
+    PublicKey,
+    TrailLog,
+    TrailReport,
     approve,
+    checkpoint,
+    default_key_path,
+    export_checkpoints,
     export_jsonl,
+    find_audit_key,
     list_queue,
+    load_audit_key,
     load_constitution,
-    read_jsonl,
+    load_public_key,
+    read_log,
     reject,
     sign_constitution,
-    verify_archive,
-    verify_chain,
+    verify_log,
+    verify_trail,
 )
 from godel.redact import redact
 
 if TYPE_CHECKING:
     from godel.archive import Archive
 
-__all__ = ["register"]
+__all__ = ["register", "report_trail", "trusted_keys"]
 
 StorageOpt = Annotated[
     str | None, typer.Option("--storage", help="archive URL (default: $GODEL_STORAGE or sqlite:///godel.db)")
@@ -36,6 +51,68 @@ StorageOpt = Annotated[
 RunOpt = Annotated[str | None, typer.Option("--run", help="run id or name (default: the latest run)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="who decides (default: human:$USER)")]
+PublicKeyOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--public-key",
+        help="a public key to check signatures with (repeatable; default: this machine's audit key)",
+    ),
+]
+CheckpointLogOpt = Annotated[
+    Path | None,
+    typer.Option("--checkpoints", help="also check the archive against this checkpoint log kept outside it"),
+]
+
+
+def _signing_key() -> AuditKey:
+    """This machine's audit key; when it is created now, say where it is kept (on stderr, once)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AuditKeyCreated)
+        key = load_audit_key()
+    for w in caught:
+        if issubclass(w.category, AuditKeyCreated):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return key
+
+
+def trusted_keys(paths: list[Path] | None) -> list[PublicKey]:
+    """The public keys signatures are checked with: those given, else this machine's audit key (never created)."""
+    if paths:
+        return [load_public_key(p) for p in paths]
+    local = find_audit_key()
+    if local is None:
+        raise GuardError(
+            f"no key to check the audit trail's signatures with: ${KEY_ENV} is not set and there is no key at "
+            f"{default_key_path()}",
+            hint="pass --public-key FILE (written by `godel audit key --public --out FILE` where the trail was "
+            f"signed), or point ${KEY_FILE_ENV} at the audit key",
+        )
+    return [local.public]
+
+
+def _only_run(trail: TrailLog, run: str) -> TrailLog:
+    named = [rid for rid, head in trail.runs.items() if str(head.get("name")) == run]
+    rid = int(run) if run.isdigit() else (named[0] if named else None)
+    if rid is None:
+        raise GuardError(f"no run {run!r} in the log", hint="give a run id or name the log holds")
+    return replace(
+        trail,
+        runs={k: v for k, v in trail.runs.items() if k == rid},
+        events=[e for e in trail.events if e.run_id == rid],
+        checkpoints=[c for c in trail.checkpoints if c.run_id == rid],
+    )
+
+
+def report_trail(report: TrailReport, as_json: bool) -> None:
+    """Print a trail report (one JSON document with --json); exit 3 when the trail is broken."""
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(report.message())
+    if not report.ok:
+        raise typer.Exit(3)
 
 
 def _actor(actor: str | None) -> str:
@@ -105,6 +182,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         archive = open_archive_fn(storage)
         try:
             c = approve(archive, _cid(candidate), _actor(actor))
+            checkpoint(archive, c.run_id, _signing_key())  # the decision is signed into the trail at once
             what = "cleared" if c.verdict.get("cleared") else "approved"
             if as_json:
                 emit_json({"id": c.id, "decision": what, "status": c.status.value})
@@ -125,6 +203,7 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         archive = open_archive_fn(storage)
         try:
             c = reject(archive, _cid(candidate), why, _actor(actor))
+            checkpoint(archive, c.run_id, _signing_key())
             if as_json:
                 emit_json({"id": c.id, "decision": "rejected", "status": c.status.value, "reason": c.reason})
             else:
@@ -132,43 +211,72 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         finally:
             archive.close()
 
-    audit = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+    audit = typer.Typer(
+        help="The audit trail: hash-chained events with checkpoints signed by a key the archive never holds.",
+        no_args_is_help=True,
+    )
     app.add_typer(audit, name="audit")
 
     @audit.command("verify")
     def audit_verify(
         storage: StorageOpt = None,
         run: Annotated[str | None, typer.Option("--run", help="one run (default: every run)")] = None,
-        file: Annotated[Path | None, typer.Option("--file", help="verify a JSONL export instead")] = None,
+        log: Annotated[
+            Path | None,
+            typer.Option(
+                "--log", "--file", help="verify an exported log (godel audit export) instead of an archive"
+            ),
+        ] = None,
+        public_key: PublicKeyOpt = None,
+        checkpoints: CheckpointLogOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Check every record's hash chain; names the first edited, deleted, inserted or reordered record."""
-        if file is not None:
-            report = verify_chain(read_jsonl(file))
+        """Check the trail: hash chains, signed checkpoints, and every candidate row against its events.
+
+        Exit code 3 when anything was cut, appended, forged, rewritten or edited; the report names what and where.
+        """
+        keys = trusted_keys(public_key)
+        witness = read_log(checkpoints).checkpoints if checkpoints is not None else []
+        if log is not None:
+            trail = read_log(log)
+            if run is not None:
+                trail = _only_run(trail, run)
+            report = verify_log(trail, keys, witness=witness)
         else:
             archive = open_archive_fn(storage)
             try:
                 rid = pick_run(archive, run).id if run is not None else None
-                report = verify_archive(archive, rid)
+                report = verify_trail(archive, keys, rid, witness=witness)
             finally:
                 archive.close()
-        if as_json:
-            emit_json(report.to_dict())
-        else:
-            typer.echo(report.message())
-        if not report.ok:
-            raise typer.Exit(3)
+        report_trail(report, as_json)
 
     @audit.command("export")
     def audit_export(
         storage: StorageOpt = None,
         run: Annotated[str | None, typer.Option("--run", help="one run (default: every run)")] = None,
         out: Annotated[Path | None, typer.Option("--out", help="file to write (default: stdout)")] = None,
+        checkpoints: Annotated[
+            Path | None,
+            typer.Option(
+                "--checkpoints",
+                help="append the checkpoints this file does not hold yet to it (an append-only log kept outside "
+                "the archive); the log itself is then written only with --out",
+            ),
+        ] = None,
     ) -> None:
-        """Write the audit trail as JSONL (verbatim records: the export verifies with `audit verify --file`)."""
+        """Write the trail as a JSONL log (run headers, verbatim events, signed checkpoints) that verifies on
+        another machine with `godel audit verify --log FILE --public-key KEY`."""
         archive = open_archive_fn(storage)
         try:
             rid = pick_run(archive, run).id if run is not None else None
+            if checkpoints is not None:
+                have = read_log(checkpoints).checkpoints if checkpoints.exists() else []
+                ids = [rid] if rid is not None else [r.id for r in archive.runs()]
+                added = export_checkpoints(archive, checkpoints, ids, have)
+                typer.echo(f"appended {added} checkpoint(s) to {checkpoints}", err=True)
+                if out is None:
+                    return
             if out is None:
                 report = export_jsonl(archive, sys.stdout, rid)
             else:
@@ -181,6 +289,67 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
             f"exported {report.events} events; chain {'intact' if report.ok else 'BROKEN'}; heads {heads}",
             err=True,
         )
+
+    @audit.command("checkpoint")
+    def audit_checkpoint(
+        storage: StorageOpt = None,
+        run: Annotated[str | None, typer.Option("--run", help="one run (default: every run)")] = None,
+        checkpoints: Annotated[
+            Path | None, typer.Option("--checkpoints", help="also append the new checkpoints to this log")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Sign each run's trail as it is now (a run written by an older godel, or events added by hand since).
+
+        Refuses a run whose chain no longer links up: a broken trail is never signed.
+        """
+        key = _signing_key()
+        archive = open_archive_fn(storage)
+        try:
+            runs = [pick_run(archive, run)] if run is not None else archive.runs()
+            made = {r.id: checkpoint(archive, r.id, key, log=checkpoints) for r in runs}
+        finally:
+            archive.close()
+        if as_json:
+            emit_json(
+                {
+                    "key_id": key.key_id,
+                    "checkpoints": {str(k): v.to_dict() if v else None for k, v in made.items()},
+                }
+            )
+            return
+        for rid, cp in made.items():
+            typer.echo(
+                f"run {rid}: no events to sign"
+                if cp is None
+                else f"run {rid}: signed {cp.size} events (head {cp.head[:16]}...) with key {key.key_id[:16]}"
+            )
+
+    @audit.command("key")
+    def audit_key(
+        public: Annotated[bool, typer.Option("--public", help="print the public key (PEM)")] = False,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="write the public key (PEM) to this file")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The audit signing key: where it is kept and its id (created on first use); its public half for
+        verifiers elsewhere."""
+        key = _signing_key()
+        pem = key.public.pem()
+        if out is not None:
+            out.write_text(pem)
+        if as_json:
+            emit_json(
+                {"key_id": key.key_id, "kept_in": key.source, "created": key.created, "public_key": pem}
+            )
+            return
+        if public and out is None:
+            typer.echo(pem.rstrip("\n"))
+            return
+        typer.echo(f"audit key {key.key_id} kept in {key.source}")
+        if out is not None:
+            typer.echo(f"public key written to {out}")
 
     const = typer.Typer(help="Check and sign constitutions.", no_args_is_help=True)
     app.add_typer(const, name="constitution")

@@ -1,4 +1,4 @@
-"""The read commands: ``godel status | best | show | lineage``."""
+"""The read commands: ``godel status | best | show | lineage``, and the archive check of ``godel doctor --archive``."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ from godel.cli._common import (
     out,
     pick_run,
 )
+from godel.cli._guard import report_trail, trusted_keys
 from godel.errors import GodelError
+from godel.guard import check_archive, read_log
 from godel.redact import redact
 
-__all__: list[str] = []
+__all__ = ["archive_doctor"]
 
 
 @app.command()
@@ -180,3 +182,23 @@ def lineage(
         return
     for depth, c in enumerate(chain):
         out.print(f"{'  ' * depth}#{c.id} it{c.iteration} {c.proposer} {c.status.value} score {fmt(c.score)}")
+
+
+def archive_doctor(
+    storage: str,
+    *,
+    public_keys: list[Path] | None = None,
+    checkpoints: Path | None = None,
+    as_json: bool = False,
+) -> None:
+    """``godel doctor --archive URL``: the full check of an archive. SQLite's ``integrity_check`` (every page and
+    index) or a read-through of every PostgreSQL table, then the audit trail of every run (chains, signed
+    checkpoints, candidate rows against their events). Exit code 3 when either finds a problem."""
+    keys = trusted_keys(public_keys)
+    witness = read_log(checkpoints).checkpoints if checkpoints is not None else []
+    archive = open_existing(storage)
+    try:
+        report = check_archive(archive, keys, witness=witness)
+    finally:
+        archive.close()
+    report_trail(report, as_json)
