@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +14,11 @@ import typer
 from typer.testing import CliRunner
 
 from godel.archive import Archive, open_archive
+from godel.archive.testing import damage_sqlite_archive
 from godel.candidate import Candidate, Program, Status
 from godel.cli._guard import register
+from godel.cli._read import archive_doctor
+from godel.guard import AuditKeyCreated, checkpoint, load_audit_key
 
 
 def _app(db: Path) -> typer.Typer:
@@ -104,3 +110,147 @@ def test_constitution_commands(tmp_path: Path, monkeypatch) -> None:  # type: ig
     assert (tmp_path / "c.yaml.sig").exists()
     res = runner.invoke(app, ["constitution", "check", str(path), "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["signed"] is True
+
+
+# -- the real `godel` executable: exit codes of the audit commands ------------------------------------------------
+
+GODEL = str(Path(sys.executable).with_name("godel"))
+
+
+def _godel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([GODEL, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def _machine(root: Path, *, key: bool) -> dict[str, str]:
+    """The environment of a machine: its own config dir; with the audit key file, or with none at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GODEL_AUDIT_KEY")}
+    env["XDG_CONFIG_HOME"] = str(root / "config")
+    if key:
+        env["GODEL_AUDIT_KEY_FILE"] = str(root / "keys" / "audit-key.pem")
+    return env
+
+
+def _signed_archive(db: Path, env: dict[str, str]) -> int:
+    key = load_audit_key(env=env) if Path(env["GODEL_AUDIT_KEY_FILE"]).exists() else None
+    if key is None:
+        with pytest.warns(AuditKeyCreated):
+            key = load_audit_key(env=env)
+    rid, _ = _fill(db)
+    a = open_archive(f"sqlite:///{db}")
+    try:
+        assert checkpoint(a, rid, key) is not None
+    finally:
+        a.close()
+    return rid
+
+
+@pytest.mark.slow
+def test_audit_exit_codes_of_the_installed_command(tmp_path: Path) -> None:
+    here = _machine(tmp_path / "here", key=True)
+    db = tmp_path / "g.db"
+    rid = _signed_archive(db, here)
+    url = f"sqlite:///{db}"
+    res = _godel("audit", "verify", "--storage", url, env=here)
+    assert res.returncode == 0 and "intact" in res.stdout, res.stderr
+    pub, log = tmp_path / "audit-key.pub", tmp_path / "trail.jsonl"
+    assert _godel("audit", "key", "--public", "--out", str(pub), env=here).returncode == 0
+    assert _godel("audit", "export", "--storage", url, "--out", str(log), env=here).returncode == 0
+
+    # Another machine: no private key, only the public one.
+    there = _machine(tmp_path / "there", key=False)
+    res = _godel("audit", "verify", "--log", str(log), "--public-key", str(pub), env=there)
+    assert res.returncode == 0 and "intact" in res.stdout, res.stdout + res.stderr
+    res = _godel("audit", "verify", "--log", str(log), env=there)
+    assert res.returncode == 2 and "no key to check" in res.stderr and "--public-key" in res.stderr
+    assert not (tmp_path / "there" / "config" / "godel").exists()  # verifying never creates a key
+    lines = log.read_text().splitlines()
+    log.write_text(
+        "\n".join(ln for ln in lines if '"kind": "approval"' not in ln and '"kind": "verdict"' not in ln)
+    )
+    res = _godel("audit", "verify", "--log", str(log), "--public-key", str(pub), "--json", env=there)
+    assert res.returncode == 3 and json.loads(res.stdout)["ok"] is False
+
+    # The issue's case: `godel best` believes an edited score; the audit does not.
+    con = sqlite3.connect(db)
+    con.execute("UPDATE candidates SET score = 0.99 WHERE run_id = ? AND iteration = 0", (rid,))
+    con.commit()
+    con.close()
+    best = _godel("best", "--storage", url, "--json", env=here)
+    assert best.returncode == 0 and json.loads(best.stdout)["score"] == 0.99
+    res = _godel("audit", "verify", "--storage", url, env=here)
+    assert (
+        res.returncode == 3
+        and "BROKEN" in res.stdout
+        and "score 0.99" in res.stdout
+        and "score 0.1" in res.stdout
+    )
+
+
+@pytest.mark.slow
+def test_an_evolved_run_signed_at_its_end_then_edited(tmp_path: Path) -> None:
+    env = _machine(tmp_path, key=True)
+    task, url = tmp_path / "task", f"sqlite:///{tmp_path}/run.db"
+    assert _godel("init", str(task), env=env).returncode == 0
+    fast = ["--proposer", "mutate", "--allow-unsafe", "--set", "guard.enabled=false"]
+    res = _godel("evolve", str(task), "--iterations", "6", "--storage", url, *fast, "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    # Stands in for the engine's own checkpoint at run end (godel.guard.checkpoint) until the schedulers call it.
+    res = _godel("audit", "checkpoint", "--storage", url, env=env)
+    assert res.returncode == 0 and "signed" in res.stdout and "created a new audit signing key" in res.stderr
+    res = _godel("audit", "verify", "--storage", url, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    con = sqlite3.connect(tmp_path / "run.db")
+    con.execute(
+        "UPDATE candidates SET score = 0.99 WHERE id = (SELECT max(id) FROM candidates WHERE status = 'ok')"
+    )
+    con.commit()
+    con.close()
+    res = _godel("audit", "verify", "--storage", url, "--json", env=env)
+    assert res.returncode == 3 and {p["kind"] for p in json.loads(res.stdout)["problems"]} == {"row"}
+
+
+@pytest.mark.slow
+def test_evolve_refuses_a_damaged_archive_and_changes_nothing(tmp_path: Path) -> None:
+    env = _machine(tmp_path, key=True)
+    db = tmp_path / "damaged.db"
+    damaged = damage_sqlite_archive(db)
+    task = tmp_path / "task"
+    assert _godel("init", str(task), env=env).returncode == 0
+    fast = ["--proposer", "mutate", "--allow-unsafe", "--set", "guard.enabled=false"]
+    res = _godel("evolve", str(task), "--iterations", "2", "--storage", f"sqlite:///{db}", *fast, env=env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and str(db) in errors[0] and "damaged" in errors[0] and "backup" in errors[0]
+    assert db.read_bytes() == damaged
+
+
+def _doctor_app() -> typer.Typer:
+    """`godel doctor --archive` as the doctor command will call it."""
+    app = typer.Typer()
+
+    @app.command()
+    def doctor(archive: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        archive_doctor(archive, as_json=as_json)
+
+    return app
+
+
+def test_archive_doctor_runs_the_full_check(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    rid = _signed_archive(db, dict(os.environ))
+    runner = CliRunner()
+    res = runner.invoke(_doctor_app(), [f"sqlite:///{db}"])
+    assert res.exit_code == 0 and "intact" in res.output, res.output
+    con = sqlite3.connect(db)
+    con.execute(
+        "UPDATE candidates SET status = 'failed', reason = 'x', score = NULL WHERE run_id = ?", (rid,)
+    )
+    con.commit()
+    con.close()
+    res = runner.invoke(_doctor_app(), [f"sqlite:///{db}", "--json"])
+    assert res.exit_code == 3 and {p["kind"] for p in json.loads(res.output)["problems"]} == {"row"}
+    damaged = tmp_path / "damaged.db"
+    damage_sqlite_archive(damaged)
+    res = runner.invoke(_doctor_app(), [f"sqlite:///{damaged}", "--json"])
+    doc = json.loads(res.output)
+    assert res.exit_code == 3 and doc["storage"] and not doc["ok"]
