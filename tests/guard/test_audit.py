@@ -391,6 +391,13 @@ def test_replaced_code_is_found_with_or_without_its_digest(trail: tuple[Path, in
     assert _kinds(report) == {"row"} and "its events recorded" in report.message()
 
 
+def test_a_deleted_candidate_row_is_found(trail: tuple[Path, int], key: AuditKey) -> None:
+    db, rid = trail
+    _sql(db, "DELETE FROM candidates WHERE run_id = ? AND iteration = 5", rid)  # a leaf: no child refers to it
+    report = _audit(db, key)
+    assert _kinds(report) == {"row"} and "its row was deleted" in report.message()
+
+
 def test_a_candidate_no_event_mentions_is_found(trail: tuple[Path, int], key: AuditKey) -> None:
     db, rid = trail
     archive = open_archive(f"sqlite:///{db}")

@@ -11,7 +11,7 @@ What each check catches, for someone who can write the database but does not hol
   run still running they are only reported (``unsigned_tail``: at most the checkpoint interval);
 * ``no-events``: a run with candidates or checkpoints but no events (its trail deleted);
 * ``row``: a candidate whose stored status, score, hacking flag or code digest disagrees with its events (or whose
-  code does not match its own digest, or that no event mentions);
+  code does not match its own digest, or that no event mentions), and a candidate its events name that is gone;
 * ``witness``: a checkpoint in an append-only log kept outside the archive that the archive no longer agrees with
   (its events cut or rewritten together with their checkpoints, or a checkpoint deleted).
 
@@ -311,6 +311,15 @@ def _check_rows(
     audit: RunAudit, events: Sequence[Event], rows: Sequence[StoredRow], code_digests: Mapping[int, str]
 ) -> None:
     expected = _expectations(events)
+    for cid in sorted(set(expected) - {r.id for r in rows}):
+        gone = expected[cid]
+        audit.add(
+            "row",
+            f"candidate {cid}, named by its events (last seq {gone.seq or '?'}), is not in the archive: its row was "
+            "deleted",
+            seq=gone.seq or None,
+            candidate=cid,
+        )
     for row in rows:
         label = f"candidate {row.id} (iteration {row.iteration})"
         exp = expected.get(row.id)
