@@ -1,4 +1,6 @@
-"""Archive throughput: candidate inserts/s (batched and one by one), event appends/s, rows() time, bytes per candidate.
+"""Archive throughput: candidate inserts/s (batched and one by one), event appends/s (plain, and with a signed audit
+checkpoint every N events), rows() time, bytes per candidate, and the first write after opening a SQLite file
+(which runs PRAGMA quick_check once).
 
     python benchmarks/archive_bench.py                 # SQLite and PostgreSQL (started with scripts/services)
     python benchmarks/archive_bench.py --no-postgres   # SQLite only
@@ -23,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from godel.archive import SQLArchive
 from godel.candidate import Candidate, Program, Status
+from godel.guard import AuditKey, Checkpointer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +82,9 @@ def pg_url() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def bench(archive: SQLArchive, n_batch: int, n_single: int, n_rows: int, batch: int) -> dict[str, Any]:
+def bench(
+    archive: SQLArchive, n_batch: int, n_single: int, n_rows: int, batch: int, every: int
+) -> dict[str, Any]:
     rng = random.Random(1)
     run = archive.create_run(f"bench-{uuid.uuid4().hex[:6]}", "bench", {})
     seed = make(run.id, 0, None, rng)
@@ -103,10 +109,18 @@ def bench(archive: SQLArchive, n_batch: int, n_single: int, n_rows: int, batch: 
         c.status, c.score, c.reason = Status.OK, 0.9, None
         archive.update_candidate(c)
     update = n_single / (time.perf_counter() - t)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for i in range(n_single):
         archive.add_event(run.id, "evaluation", {"candidate": i, "score": 0.5, "ok": True})
     events = n_single / (time.perf_counter() - t)
+    events_cpu = (time.process_time() - c) / n_single
+    # The same appends with the audit's checkpointer watching them: one signed checkpoint every `every` events.
+    signer = Checkpointer(archive, AuditKey(Ed25519PrivateKey.generate(), "bench"), every=every)
+    t, c = time.perf_counter(), time.process_time()
+    for i in range(n_single):
+        signer.observe(archive.add_event(run.id, "evaluation", {"candidate": i, "score": 0.5, "ok": True}))
+    signed = n_single / (time.perf_counter() - t)
+    signed_cpu = (time.process_time() - c) / n_single
     # rows(): top the run up to n_rows candidates (cheap ones: only the row count matters here).
     small = Program.single("main.py", "x = 1\n")
     while it <= n_rows:
@@ -130,6 +144,9 @@ def bench(archive: SQLArchive, n_batch: int, n_single: int, n_rows: int, batch: 
         "single": single,
         "update": update,
         "events": events,
+        "signed": signed,
+        "events_cpu": events_cpu,
+        "signed_cpu": signed_cpu,
         "rows_n": len(rows),
         "rows_s": rows_s,
         "best_ms": best_s * 1000,
@@ -155,6 +172,9 @@ def main() -> None:
         "--single", type=int, default=2_000, help="candidates inserted one by one (also updates, events)"
     )
     ap.add_argument("--rows", type=int, default=100_000, help="candidates in the run when timing rows()")
+    ap.add_argument(
+        "--checkpoint-every", type=int, default=100, help="events between signed audit checkpoints"
+    )
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
 
@@ -168,9 +188,19 @@ def main() -> None:
             a.add_candidates([make(run.id, i, None, rng) for i in range(5_000)])
         sqlite_bpc = bytes_per_candidate_sqlite(size_db, 5_000)
         with SQLArchive(f"sqlite:///{tmp}/bench.db") as a:
-            results.append(
-                ("SQLite (WAL)", bench(a, args.batched, args.single, args.rows, args.batch_size), sqlite_bpc)
-            )
+            r = bench(a, args.batched, args.single, args.rows, args.batch_size, args.checkpoint_every)
+            results.append(("SQLite (WAL)", r, sqlite_bpc))
+        # Opening the file again and writing once: the first write runs PRAGMA quick_check over the whole file.
+        size_mb = Path(f"{tmp}/bench.db").stat().st_size / 1e6
+        t = time.perf_counter()
+        with SQLArchive(f"sqlite:///{tmp}/bench.db") as a:
+            opened = time.perf_counter() - t
+            t = time.perf_counter()
+            a.update_run(r["run_id"], meta={"reopened": True})
+            first_write = time.perf_counter() - t
+            t = time.perf_counter()
+            a.update_run(r["run_id"], meta={"again": True})
+            second_write = time.perf_counter() - t
     if not args.no_postgres:
         base = sa.make_url(pg_url()).set(drivername="postgresql+psycopg")
         schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -193,16 +223,15 @@ def main() -> None:
                 pg_bpc = float(total or 0) / 5_000
                 with a._engine.begin() as conn:
                     conn.execute(sa.text("TRUNCATE candidates, events, runs CASCADE"))
-                results.append(
-                    ("PostgreSQL 15", bench(a, args.batched, args.single, args.rows, args.batch_size), pg_bpc)
-                )
+                pg = bench(a, args.batched, args.single, args.rows, args.batch_size, args.checkpoint_every)
+                results.append(("PostgreSQL 15", pg, pg_bpc))
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
 
     head = (
-        f"{'backend':<14} {'batched/s':>10} {'single/s':>9} {'update/s':>9} {'events/s':>9} "
+        f"{'backend':<14} {'batched/s':>10} {'single/s':>9} {'update/s':>9} {'events/s':>9} {'signed/s':>9} "
         f"{'rows()':>16} {'best()':>8} {'bytes/cand':>10}"
     )
     print(head)
@@ -211,7 +240,7 @@ def main() -> None:
         rows = f"{r['rows_s']:.3f}s/{r['rows_n'] // 1000}k"
         print(
             f"{name:<14} {r['batched']:>10,.0f} {r['single']:>9,.0f} {r['update']:>9,.0f} {r['events']:>9,.0f} "
-            f"{rows:>16} {r['best_ms']:>6.1f}ms {bpc:>10,.0f}"
+            f"{r['signed']:>9,.0f} {rows:>16} {r['best_ms']:>6.1f}ms {bpc:>10,.0f}"
         )
     print(
         "\nthis process's CPU time only (what an idle core gives when the machine is shared; the PostgreSQL"
@@ -222,10 +251,19 @@ def main() -> None:
             f"  {name:<14} batched {r['batched_cpu']:>9,.0f} candidates/CPU-s   rows() {r['rows_cpu']:.3f} CPU-s "
             f"for {r['rows_n']:,}"
         )
+        print(
+            f"  {'':<14} add_event {r['events_cpu'] * 1e6:>6.0f} CPU-us, with checkpoints "
+            f"{r['signed_cpu'] * 1e6:>6.0f} CPU-us"
+        )
+    print(
+        f"\nSQLite reopened ({size_mb:.0f} MB file): open {opened * 1000:.1f} ms, first write {first_write * 1000:.1f} ms "
+        f"(includes PRAGMA quick_check), next write {second_write * 1000:.1f} ms"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"\nbatched: add_candidates in batches of {args.batch_size} ({args.batched:,} candidates, ~3 KB program + "
-        "2 KB prompt each); single: add_candidate one transaction each; bytes/cand: table + indexes / candidates"
+        "2 KB prompt each); single: add_candidate one transaction each; signed: add_event with a signed audit "
+        f"checkpoint every {args.checkpoint_every} events; bytes/cand: table + indexes / candidates"
     )
 
 
