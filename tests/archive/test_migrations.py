@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from godel.archive import GENESIS, SQLArchive, event_hash, open_archive, verify_chain
-from godel.archive._migrate import alembic_config, head_revision, known_revisions
+from godel.archive._migrate import alembic_config, head_revision, known_revisions, migrate
 from godel.archive._schema import HEAD_REVISION, metadata
 from godel.archive._schema import candidates as C
 from godel.archive._schema import events as E
@@ -216,3 +216,31 @@ def test_many_processes_racing_to_create_one_sqlite_file(tmp_path: Path) -> None
     for i in range(15):
         errors = _open_all_at_once(f"sqlite:///{tmp_path}/race{i}.db", 6)
         assert errors == [], errors
+
+
+def test_an_upgrade_asks_before_it_writes(db_url: str, raw_engine: sa.Engine) -> None:
+    """A damaged SQLite file must be refused before the upgrade (or its backup) touches it: migrate asks first."""
+    rid, _ = _make_base_archive(raw_engine)
+
+    def refuse() -> None:
+        raise ArchiveError("refused in test")
+
+    with pytest.raises(ArchiveError, match="refused in test"):
+        migrate(raw_engine, "test", before_write=refuse)
+    with raw_engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+    if db_url.startswith("sqlite"):
+        path = Path(sa.make_url(db_url).database or "")
+        assert list(path.parent.glob(path.name + ".rev*.bak")) == []  # not even the backup was made
+    asked: list[bool] = []
+    migrate(raw_engine, "test", before_write=lambda: asked.append(True))
+    migrate(
+        raw_engine, "test", before_write=lambda: asked.append(True)
+    )  # at head: nothing to write, nothing asked
+    assert asked == [True]
+    with closing(open_archive(db_url)) as archive:
+        assert (
+            archive.get_run(rid).name == "old"
+            and archive.checkpoints(rid) == []
+            and archive.lease(rid) is None
+        )
