@@ -72,7 +72,9 @@ class CandidateStore(SQLConnection):
                     return ArchiveError(
                         f"run {c.run_id} already has a candidate for iteration {c.iteration}"
                         + (f" (id {other})" if other is not None else " (twice in one batch)"),
-                        hint="each iteration of a run is stored once; use update_candidate to change it",
+                        hint="each iteration of a run is stored once: another process is probably driving the same "
+                        "run (stop it, or wait for it to finish); a program changing a stored candidate calls "
+                        "update_candidate",
                     )
                 seen.add(key)
         return ArchiveError(f"the archive refused the candidate(s): {exc.orig}")

@@ -178,8 +178,9 @@ class RunAndCandidateCases(CasesBase):
     def test_duplicate_iteration(self, archive: Archive, run: RunInfo) -> None:
         first = make_candidate(run.id, 3)
         archive.add_candidate(first)
-        with pytest.raises(ArchiveError, match="iteration 3"):
+        with pytest.raises(ArchiveError, match="iteration 3") as info:
             archive.add_candidate(make_candidate(run.id, 3, code="other = 1\n"))
+        assert "another process is probably driving the same run" in str(info.value)
         other = archive.create_run("run-b", "task-a", {})
         archive.add_candidate(make_candidate(other.id, 3))  # same iteration in another run is fine
         with pytest.raises(ArchiveError, match="already stored"):
