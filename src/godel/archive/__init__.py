@@ -26,6 +26,7 @@ from godel.archive._base import (
     StoredRow,
 )
 from godel.archive._chain import GENESIS, canonical_json, checkpoint_message, event_hash, verify_chain
+from godel.archive._leases import LeaseKeeper, local_owner
 from godel.archive._sql import RUN_STATUSES, SUPPORTED_SCHEMES, SQLArchive, normalise_url
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Event",
     "Lease",
     "LeaseHeld",
+    "LeaseKeeper",
     "LeaseLost",
     "RunInfo",
     "RunLeased",
@@ -46,6 +48,7 @@ __all__ = [
     "canonical_json",
     "checkpoint_message",
     "event_hash",
+    "local_owner",
     "normalise_url",
     "open_archive",
     "verify_chain",

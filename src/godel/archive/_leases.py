@@ -6,9 +6,14 @@ of several processes asking at once exactly one gets it. Times are this machine'
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -17,9 +22,12 @@ from godel.archive._codec import text
 from godel.archive._connection import SQLConnection
 from godel.archive._schema import leases as L
 from godel.archive._schema import runs as R
-from godel.errors import ArchiveError, UnknownRun
+from godel.errors import ArchiveError, GodelError, UnknownRun
 
-__all__ = ["LeaseStore"]
+if TYPE_CHECKING:
+    from godel.archive._base import Archive
+
+__all__ = ["LeaseKeeper", "LeaseStore", "local_owner"]
 
 
 class LeaseStore(SQLConnection):
@@ -96,3 +104,65 @@ def _values(lease: Lease) -> dict[str, Any]:
 
 def _lease(row: sa.Row[Any]) -> Lease:
     return Lease(row.run_id, row.owner, row.acquired_at, row.renewed_at, row.ttl, row.taken_over_from)
+
+
+def local_owner() -> str:
+    """An owner id for this process: host, pid and a random suffix (a pid can be reused after a crash)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseKeeper:
+    """Holds a run's lease for this process: takes it (RunLeased, naming the live holder, when another has it),
+    renews it from a background thread every ``ttl / 3`` seconds, and gives it back on ``close``.
+
+    When the lease is lost (this process stalled for longer than ``ttl`` and another took the run over), ``lost``
+    holds the LeaseLost error, ``on_lost`` is called with it, and renewing stops: the owner must stop driving the run.
+    A renewal that fails for another reason (the database briefly unreachable) is retried at the next beat; the last
+    such error is kept in ``error``.
+    """
+
+    def __init__(
+        self,
+        archive: Archive,
+        run_id: int,
+        owner: str | None = None,
+        *,
+        ttl: float = 30.0,
+        on_lost: Callable[[LeaseLost], None] | None = None,
+    ) -> None:
+        got = archive.acquire_lease(run_id, owner or local_owner(), ttl)
+        if isinstance(got, LeaseHeld):
+            raise got.error()
+        self.archive = archive
+        self.lease: Lease = got
+        self.on_lost = on_lost
+        self.lost: LeaseLost | None = None
+        self.error: GodelError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"godel-lease-{run_id}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease.ttl / 3):
+            try:
+                self.lease = self.archive.renew_lease(self.lease)
+            except LeaseLost as exc:
+                self.lost = exc
+                if self.on_lost is not None:
+                    self.on_lost(exc)
+                return
+            except GodelError as exc:  # retried at the next beat; kept for the owner to see
+                self.error = exc
+
+    def close(self) -> None:
+        """Stop renewing and give the run back (nothing to give when it was lost)."""
+        self._stop.set()
+        self._thread.join()
+        if self.lost is None:
+            self.archive.release_lease(self.lease)
+
+    def __enter__(self) -> LeaseKeeper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -17,6 +17,7 @@ from godel.archive._base import (
     RunInfo,
     RunLeased,
 )
+from godel.archive._leases import LeaseKeeper, local_owner
 from godel.archive.testing._base import MISSING, ArchiveFactory, CasesBase, make_candidate
 from godel.candidate import Status
 from godel.errors import ArchiveError, UnknownRun
@@ -223,3 +224,36 @@ class ClaimAndLeaseCases(CasesBase):
         assert all(a[2] == winner for a in answers)  # the loser was told who holds the run
         assert archive.lease(run.id) is None  # the winner released it at its end
         assert isinstance(archive.acquire_lease(run.id, "after", ttl=30.0), Lease)
+
+    def test_lease_keeper_holds_the_run_while_it_lives(self, archive: Archive, run: RunInfo) -> None:
+        with LeaseKeeper(archive, run.id, "keeper", ttl=0.3) as keeper:
+            time.sleep(0.6)  # longer than the ttl: only the renewals keep it
+            got = archive.acquire_lease(run.id, "other", ttl=30.0)
+            assert isinstance(got, LeaseHeld) and got.holder.owner == "keeper"
+            assert keeper.lease.renewed_at > keeper.lease.acquired_at and keeper.lost is None
+        assert archive.lease(run.id) is None
+        assert isinstance(archive.acquire_lease(run.id, "other", ttl=30.0), Lease)
+        with pytest.raises(RunLeased, match="other"):
+            LeaseKeeper(archive, run.id, "keeper", ttl=30.0)
+        assert local_owner() != local_owner() and local_owner().count(":") == 2
+
+    def test_lease_keeper_tells_its_owner_when_the_run_was_taken(
+        self, archive: Archive, run: RunInfo
+    ) -> None:
+        told = threading.Event()
+        errors: list[LeaseLost] = []
+
+        def on_lost(exc: LeaseLost) -> None:
+            errors.append(exc)
+            told.set()
+
+        keeper = LeaseKeeper(archive, run.id, "stalled", ttl=0.3, on_lost=on_lost)
+        try:
+            archive.release_lease(keeper.lease)  # as good as taken: the next renewal finds it gone
+            assert isinstance(archive.acquire_lease(run.id, "new", ttl=30.0), Lease)
+            assert told.wait(5)
+            assert keeper.lost is errors[0] and "stalled no longer owns run" in str(errors[0])
+        finally:
+            keeper.close()
+        current = archive.lease(run.id)
+        assert current is not None and current.owner == "new"  # closing a lost keeper gives nothing back
