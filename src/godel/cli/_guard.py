@@ -265,8 +265,10 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
             ),
         ] = None,
     ) -> None:
-        """Write the trail as a JSONL log (run headers, verbatim events, signed checkpoints) that verifies on
-        another machine with `godel audit verify --log FILE --public-key KEY`."""
+        """Write the trail as a JSONL log: run headers, verbatim events, signed checkpoints.
+
+        It verifies on another machine with `godel audit verify --log FILE --public-key KEY`.
+        """
         archive = open_archive_fn(storage)
         try:
             rid = pick_run(archive, run).id if run is not None else None
@@ -299,9 +301,10 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         ] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Sign each run's trail as it is now (a run written by an older godel, or events added by hand since).
+        """Sign each run's trail as it is now.
 
-        Refuses a run whose chain no longer links up: a broken trail is never signed.
+        For a run written by an older godel, or events added since its last checkpoint. A run whose chain no
+        longer links up is refused: a broken trail is never signed.
         """
         key = _signing_key()
         archive = open_archive_fn(storage)
@@ -333,8 +336,10 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         ] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """The audit signing key: where it is kept and its id (created on first use); its public half for
-        verifiers elsewhere."""
+        """The audit signing key: where it is kept, its id, its public half.
+
+        Created on first use. Give verifiers elsewhere the public key (--public --out FILE).
+        """
         key = _signing_key()
         pem = key.public.pem()
         if out is not None:
