@@ -393,7 +393,9 @@ def test_replaced_code_is_found_with_or_without_its_digest(trail: tuple[Path, in
 
 def test_a_deleted_candidate_row_is_found(trail: tuple[Path, int], key: AuditKey) -> None:
     db, rid = trail
-    _sql(db, "DELETE FROM candidates WHERE run_id = ? AND iteration = 5", rid)  # a leaf: no child refers to it
+    _sql(
+        db, "DELETE FROM candidates WHERE run_id = ? AND iteration = 5", rid
+    )  # a leaf: no child refers to it
     report = _audit(db, key)
     assert _kinds(report) == {"row"} and "its row was deleted" in report.message()
 
