@@ -40,15 +40,9 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     last_reason: str | None = None
 
-    def offer_best(self, cand: Candidate) -> None:
-        """Make ``cand`` the best so far if it is an unflagged OK candidate scoring above the current best."""
-        if (
-            cand.status == Status.OK
-            and cand.score is not None
-            and not cand.flags
-            and (self.best_score is None or cand.score > self.best_score)
-        ):
-            self.best_score, self.best_id = cand.score, cand.id
+    def show_best(self, score: float | None, cid: int | None) -> None:
+        """The run's accepted best (acceptance decides it, under the measured noise: not simply the top score)."""
+        self.best_score, self.best_id = score, cid
 
     def count(self, cand: Candidate, infrastructure: str = "") -> None:
         """Account for a candidate this session finished; a candidate still pending is one the infrastructure
@@ -62,7 +56,6 @@ class Progress:
             self.evaluations += 1
         self.tokens += cand.tokens_in + cand.tokens_out
         self.cost += cand.cost
-        self.offer_best(cand)
         if cand.status == Status.OK:
             self.ok += 1
         elif cand.status == Status.FAILED:
@@ -95,6 +88,7 @@ class RunSummary:
     progress: Progress
     best: Candidate | None
     seed: Candidate | None
+    noise: dict[str, Any] | None = None  # the evaluator's measured noise (godel.noise.Noise.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         p = self.progress
@@ -115,5 +109,6 @@ class RunSummary:
             "seed_score": self.seed.score if self.seed else None,
             "best_score": self.best.score if self.best else None,
             "best_id": self.best.id if self.best else None,
+            "noise": self.noise,
             "seconds": round(time.monotonic() - p.started, 3),
         }

@@ -37,7 +37,10 @@ def _task(tmp_path: Path, iterations: int, *extra: str) -> Task:
             "evaluator.py": "def evaluate(path):\n    return {'combined_score': 0.0}\n",
         },
     )
-    return load_task(root, [f"run.iterations={iterations}", "guard.enabled=false", *extra])
+    # No noise measurement unless a test asks for one: these tests count evaluations.
+    return load_task(
+        root, [f"run.iterations={iterations}", "guard.enabled=false", "run.noise_samples=0", *extra]
+    )
 
 
 def _x(program: Program) -> float:

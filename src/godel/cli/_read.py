@@ -22,6 +22,7 @@ from godel.cli._common import (
     pick_run,
 )
 from godel.errors import GodelError
+from godel.noise import Noise
 from godel.redact import redact
 
 __all__: list[str] = []
@@ -60,6 +61,7 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
             "cost": totals.cost,
             "seed_score": seed[0].score if seed else None,
             "best": best.summary() if best else None,
+            "noise": info.meta.get("noise"),
             "recent_failures": failures,
         }
     finally:
@@ -74,6 +76,8 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
         f"  seed score {fmt(doc['seed_score'])}; best {fmt(best.score if best else None)}"
         + (f" (candidate {best.id})" if best else "")
     )
+    if isinstance(doc["noise"], dict):
+        out.print(f"  evaluator noise: {Noise.from_dict(doc['noise']).describe()}")
     for f in failures:
         out.print(redact(f"  #{f['id']} {f['stage']}: {f['reason']}"[:160]))
 

@@ -16,6 +16,7 @@ from godel.cli._app import app
 from godel.cli._common import JsonOpt, StorageOpt, candidate_doc, emit_json, err, fmt, out
 from godel.engine import WorkerConfig
 from godel.errors import GodelError
+from godel.noise import Noise
 from godel.parts import Parts, build_parts, storage_url
 from godel.progress import Progress, RunSummary
 from godel.redact import redact
@@ -240,6 +241,8 @@ def _print_summary(summary: RunSummary, as_json: bool, url: str) -> None:
         f"best score {fmt(doc['best_score'])} (candidate {doc['best_id']}) vs seed {fmt(doc['seed_score'])}; "
         f"valid proposals {p.valid_rate:.0%}; {p.evals_per_second:.1f} evaluations/s"
     )
+    if summary.noise:
+        out.print(f"evaluator noise: {Noise.from_dict(summary.noise).describe()}")
     out.print(f"see: godel best --storage {url}   godel status --storage {url}")
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from godel.archive import Archive, CandidateRow, RunInfo
 from godel.candidate import Candidate, Program, Proposal, Status
-from godel.engine._pipeline import Incumbent, Pipeline, Stages, Ticket, iteration_rng
+from godel.config import noise_samples
+from godel.engine._pipeline import Pipeline, Stages, Ticket, iteration_rng
 from godel.engine._store import CandidateCache, EventLog, LocalLedger
 from godel.errors import EvaluationError, GodelError, SandboxError
 from godel.executor import Executor, LocalExecutor
@@ -29,7 +30,7 @@ from godel.select import Selector
 from godel.task import Task
 from godel.telemetry import Telemetry
 
-__all__ = ["Engine", "budget_spent", "default_executor", "seed_or_raise"]
+__all__ = ["Engine", "accepted_best", "budget_spent", "default_executor", "seed_or_raise"]
 
 _HOUSEKEEPING_SECONDS = 2.0
 
@@ -74,6 +75,12 @@ def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
             hint=f"fix {task.program_path} or {task.evaluator_path}; `godel show {seed.id}` has details",
         )
     return seed
+
+
+def accepted_best(pipeline: Pipeline) -> Candidate | None:
+    """The run's accepted best as the archive now holds it."""
+    cid = pipeline.acceptance.incumbent.id
+    return pipeline.archive.get_candidate(cid) if cid is not None else None
 
 
 class _View:
@@ -230,6 +237,7 @@ class Engine:
             events=EventLog(self.archive, self.telemetry, self.on_event),
             cache=CandidateCache(self.archive),
             proposals_in_flight=min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel),
+            run_id=run.id,
         )
 
     def run_existing(self, run: RunInfo) -> RunSummary:
@@ -248,8 +256,11 @@ class Engine:
         pipeline = self.pipeline(run)
         rows = {r.iteration: r for r in self.archive.rows(run.id)}
         seed_row = rows.get(0)
-        seed = pipeline.seed(run.id, pipeline.cache.get(seed_row.id) if seed_row is not None else None)
-        seed = seed_or_raise(pipeline, seed, self.task)
+        stored = pipeline.cache.get(seed_row.id) if seed_row is not None else None
+        seed = seed_or_raise(
+            pipeline, pipeline.seed(run.id, stored, noise_samples(self.task.config.run)), self.task
+        )
+        pipeline.resume_acceptance(self.archive.get_run(run.id).meta, seed)
         nxt = max(rows, default=0) + 1
         results: list[tuple[str, Candidate]] = []
         for label, program in programs:
@@ -273,6 +284,8 @@ class _LocalRun:
 
     def account(self, cand: Candidate) -> None:
         self.progress.count(cand, self.pipeline.health.last)
+        best = self.pipeline.acceptance.incumbent
+        self.progress.show_best(best.score, best.id)
         self.engine.telemetry.candidate(cand)
         self.engine.telemetry.progress(self.progress)
         if self.engine.on_progress is not None:
@@ -281,14 +294,16 @@ class _LocalRun:
     def run(self) -> RunSummary:
         engine, pipeline, progress, run = self.engine, self.pipeline, self.progress, self.run_info
         seed_row = self.stored.get(0)
-        seed = pipeline.seed(run.id, pipeline.cache.get(seed_row.id) if seed_row is not None else None)
-        seed = seed_or_raise(pipeline, seed, self.task)
+        stored = pipeline.cache.get(seed_row.id) if seed_row is not None else None
+        seed = seed_or_raise(
+            pipeline, pipeline.seed(run.id, stored, noise_samples(self.task.config.run)), self.task
+        )
         progress.seed_score = seed.score
-        best = engine.archive.best(run.id)
-        pipeline.incumbent = Incumbent(best.score if best is not None else None)
+        pipeline.resume_acceptance(engine.archive.get_run(run.id).meta, seed)
+        best = pipeline.acceptance.incumbent
+        progress.show_best(best.score, best.id)
         view = _View(engine.selector_factory())
         view.observe(seed)
-        progress.offer_best(seed)
         stopped = "iterations"
         flight = _Flight(ThreadPoolExecutor(max_workers=engine.window, thread_name_prefix="godel-worker"))
         try:
@@ -304,7 +319,15 @@ class _LocalRun:
             pipeline.events.emit(run.id, "run_end", {"stopped": stopped, "done": progress.done})
         if engine._stop.is_set() and stopped == "iterations":
             stopped = "interrupted"
-        return RunSummary(run.id, run.name, stopped, progress, engine.archive.best(run.id), seed)
+        return RunSummary(
+            run.id,
+            run.name,
+            stopped,
+            progress,
+            accepted_best(pipeline),
+            seed,
+            pipeline.acceptance.noise.to_dict(),
+        )
 
     def _loop(self, view: _View, flight: _Flight) -> str:
         engine, pipeline = self.engine, self.pipeline
@@ -326,7 +349,6 @@ class _LocalRun:
                 cand = flight.take(observed, self.account) or self._stored(observed)
                 if cand is not None:
                     view.observe(cand)
-                    self.progress.offer_best(cand)  # stored by an earlier session: observed, never accounted
             row = self.stored.get(i)
             if row is not None and (row.status.terminal or row.status == Status.AWAITING_APPROVAL):
                 continue  # stored result from an earlier session: never evaluated twice
