@@ -198,7 +198,7 @@ def test_server_survives_many_kills(box: WasmSandbox) -> None:
 
 def test_make_sandbox_by_name() -> None:
     from godel.config import SandboxConfig
-    from godel.sandbox._doctor import make_sandbox
+    from godel.sandbox import make_sandbox
 
     sandbox = make_sandbox(SandboxConfig(backend="wasm"), 1)
     try:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from godel.config import SandboxConfig
 from godel.sandbox._base import RESULT_FD, Job, Limits, Sandbox, SandboxResult, Termination
 from godel.sandbox._call import CandidateCallError, call_candidate
-from godel.sandbox._doctor import LEVELS, MINIMUM_LEVEL, choose_backend, make_sandbox, probe
+from godel.sandbox._doctor import LEVELS, MINIMUM_LEVEL, probe
 from godel.sandbox._fabric import FabricSandbox
+from godel.sandbox._factory import choose_backend, make_sandbox
 from godel.sandbox._subprocess import SubprocessSandbox
 from godel.sandbox._zygote import ZygoteSandbox
 

@@ -17,6 +17,7 @@ from typing import Any
 from godel.config import SandboxConfig
 from godel.errors import GodelError, SandboxError
 from godel.sandbox._base import Job, Limits, Sandbox
+from godel.sandbox._factory import make_sandbox
 
 __all__ = ["BACKENDS", "bench", "format_table"]
 
@@ -25,8 +26,6 @@ _TRIVIAL = Job(code="pass", limits=Limits(wall_seconds=30.0), label="bench")
 
 
 def _make(name: str, slots: int) -> Sandbox:
-    from godel.sandbox._doctor import make_sandbox
-
     if name not in BACKENDS:
         raise SandboxError(f"unknown sandbox backend {name!r}", hint=f"choose from {', '.join(BACKENDS)}")
     return make_sandbox(SandboxConfig(backend=name, allow_unsafe=name == "unsafe-subprocess"), slots)  # type: ignore[arg-type]

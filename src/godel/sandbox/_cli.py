@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Run FILE in the sandbox and print the result document (which limit, if any, ended it)."""
-        from godel.sandbox._doctor import make_sandbox
+        from godel.sandbox._factory import make_sandbox
 
         if backend not in _BACKENDS:
             raise GodelError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(_BACKENDS)}")

@@ -35,7 +35,7 @@ import wasmtime
 from godel.errors import SandboxError
 from godel.sandbox._base import Job, SandboxResult, Termination
 
-__all__ = ["WasmSandbox", "make_wasm_sandbox", "runtime_dir"]
+__all__ = ["WasmSandbox", "runtime_dir"]
 
 _GUEST_WORK = "/work"
 _GUEST_CTL = "/.godel"
@@ -439,7 +439,3 @@ def _trap_message(exc: wasmtime.Trap) -> str:
         if line and not line[0].isdigit() and not line.startswith("error while executing"):
             return line[:300]
     return text.splitlines()[0][:300] if text else "trap"
-
-
-def make_wasm_sandbox(slots: int = 2) -> WasmSandbox:
-    return WasmSandbox(slots=slots)

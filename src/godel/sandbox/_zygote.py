@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
+import godel.sandbox._cgroup as _cgroup
+import godel.sandbox._linux as _linux
 from godel.errors import SandboxError
-from godel.sandbox import _cgroup, _linux
 from godel.sandbox._base import Job, Limits, SandboxResult, Termination
 from godel.sandbox._zygote_server import decode_records
 

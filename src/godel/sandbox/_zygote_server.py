@@ -34,7 +34,7 @@ import struct
 import sys
 import time
 
-from godel.sandbox import _linux
+import godel.sandbox._linux as _linux
 
 TYPE_CHECKING = False  # typing, json, socket... cost milliseconds in the fresh interpreters of exec mode
 if TYPE_CHECKING:
