@@ -18,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from godel.errors import SandboxError
 from godel.sandbox._base import Job, Limits, SandboxResult, Termination
@@ -60,9 +61,11 @@ class SubprocessSandbox:
 
     name = "unsafe-subprocess"
     trusted = True
+    server_pids: Sequence[int] = ()
 
     def __init__(self, python: str | None = None, *, isolated: bool = True) -> None:
         self.python = python or sys.executable
+        self.isolation: dict[str, Any] = {"contained": False, "process_group_kill": True, "rlimits": True}
         # -I drops PYTHON* variables and the user site; site-packages stay so evaluators can import numpy & co.
         self._flags = ["-I"] if isolated else []
 
@@ -167,7 +170,7 @@ class SubprocessSandbox:
             peak_memory_mb=usage.ru_maxrss / 1024.0,
             backend=self.name,
             reason=reason,
-            isolation={"contained": False, "process_group_kill": True, "rlimits": True},
+            isolation=self.isolation,
         )
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -233,6 +234,7 @@ class WasmSandbox:
     """CPython on WASI in wasmtime, ``slots`` jobs at a time; :meth:`run` is thread-safe."""
 
     trusted = False
+    server_pids: Sequence[int] = ()  # the guests run on threads of this process
 
     def __init__(self, slots: int = 2) -> None:
         if slots < 1:
