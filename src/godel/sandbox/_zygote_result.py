@@ -71,7 +71,9 @@ def finish(
                 "memory_limit",
                 f"memory limit of {limits.memory_mb} MB exceeded (OOM kill)",
             )
-        elif code in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= limits.cpu - 0.1:
+        elif code in (-signal.SIGXCPU, -signal.SIGKILL) and float(done["cpu_total"]) >= limits.cpu - 0.1:
+            # RLIMIT_CPU counts the child's set-up too (an exec-mode child's boot takes up to ~0.2 s), which the
+            # job's own ``cpu`` leaves out: compare what the kernel compared.
             termination, reason = "cpu_limit", f"CPU limit of {limits.cpu:g}s exceeded"
         elif code != 0 and "MemoryError" in stderr[-4000:]:
             termination, reason = (

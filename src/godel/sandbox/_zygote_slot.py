@@ -438,7 +438,7 @@ class Slot:
         start_seconds = max(0.0, float(went["at"]) - start) if went and "at" in went else None
         done = {
             "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before),
-            "maxrss_kb": usage.ru_maxrss,
+            "cpu_total": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
             "peak_bytes": max(0, peak - mem_base) if peak is not None else None, "oom_kills": oom_kills,
             "start_seconds": start_seconds,
             "setup_error": None if went else error or {
