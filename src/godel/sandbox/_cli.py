@@ -83,13 +83,13 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Start-to-result overhead p50/p90 and evaluations/s per backend, on a trivial job."""
-        from godel.sandbox._bench import bench, format_table
+        from godel.sandbox._bench import bench, format_bench
 
         rows = bench([b.strip() for b in backends.split(",") if b.strip()], n, slots=slots)
         if as_json:
             _json({"backends": rows})
         else:
-            typer.echo(format_table(rows))
+            typer.echo(format_bench(rows))
 
     @app.command()
     def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
