@@ -8,6 +8,9 @@ job started is left).
 The programs run on any backend that runs Python: where an attack's primitive does not exist (no ``ctypes`` for raw
 system calls, no ``os.fork`` on WASI), the attempt fails and the program says so in its verdict, so every case ends
 in a verdict on every backend rather than being left out.
+
+This module is longer than most on purpose: it is one catalogue (51 programs, mostly their text), read and extended
+as one list.
 """
 
 from __future__ import annotations
