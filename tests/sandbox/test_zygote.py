@@ -201,6 +201,18 @@ def test_job_may_use_every_cpu(zygote: ZygoteSandbox) -> None:
     assert res.result == repr(sorted(os.sched_getaffinity(0))).encode()
 
 
+def test_job_keeps_its_parent_death_signal(box: ZygoteSandbox) -> None:
+    """Dropping to the slot's uid clears PR_SET_PDEATHSIG; the job must have it again, so it dies with the engine."""
+    code = (
+        "import ctypes, os\nsig = ctypes.c_int(-1)\n"
+        "ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)\n"  # PR_GET_PDEATHSIG
+        "os.write(3, str(sig.value).encode())\n"
+    )
+    res = box.run(Job(code=code))
+    assert res.ok, res.reason
+    assert res.result == b"9"  # SIGKILL
+
+
 @pytest.mark.slow
 def test_jobs_die_with_the_engine(tmp_path: Path) -> None:
     """SIGKILL of the engine process: its server and every job it was running end too."""

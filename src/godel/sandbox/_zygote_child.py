@@ -53,6 +53,7 @@ _STATUS_FD = 5  # set-up records to the server (it refills the ready pool and ke
 _REPORT_FD = 6  # the same records to the host (it reaps the job and needs to know how far set-up got)
 FIRST_CG_FD = 7
 DEVICES = ("null", "zero", "full", "random", "urandom")
+_SIGKILL = 9  # signal.SIGKILL, without importing signal into exec mode's fresh interpreter before it needs it
 
 
 class suppress:
@@ -311,6 +312,9 @@ def _confine(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) -> No
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)  # clears the permitted and effective capability sets
+    # A change of credentials clears the parent-death signal set at the clone: set it again, or the job outlives a
+    # killed engine until the server (SCHED_IDLE, so late on a busy machine) notices and kills it.
+    _linux.set_pdeathsig(_SIGKILL)
 
 
 def _lock_down(cfg: dict[str, Any], prep: _Prepared) -> None:
