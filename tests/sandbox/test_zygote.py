@@ -102,6 +102,21 @@ def test_satisfies_protocol(zygote: ZygoteSandbox) -> None:
     assert zygote.name == "zygote"
 
 
+def test_two_sandboxes_in_one_process_keep_apart(zygote: ZygoteSandbox) -> None:
+    """Each slot has a uid of its own: closing one sandbox sweeps its own children, never another's."""
+    servers = zygote.server_pids
+    other = ZygoteSandbox(slots=2)
+    try:
+        assert not set(other.uids) & set(zygote.uids)
+        assert other.run(Job(code="pass")).ok
+    finally:
+        other.close()
+    for _ in range(8):
+        res = zygote.run(Job(code="import os; os.write(3, b'ok')"))
+        assert res.ok and res.result == b"ok", res.reason
+    assert zygote.server_pids == servers  # no server lost its prepared children and had to be restarted
+
+
 def test_close_removes_cgroups_and_processes() -> None:
     box = ZygoteSandbox(slots=1)
     groups = [s.cgroup for s in box._slots if s.cgroup is not None]

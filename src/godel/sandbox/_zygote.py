@@ -33,6 +33,30 @@ DEFAULT_PRELOAD = (
     "fractions", "decimal", "copy", "enum", "time", "datetime", "resource", "linecache", "atexit", "threading",
 )  # fmt: skip
 _UID_BASE = 2_000_000_000
+_UIDS_PER_PROCESS = 64
+_uids_lock = threading.Lock()
+_uids_held: set[int] = set()  # uids of this process's open sandboxes' slots
+
+
+def _take_uids(n: int) -> list[int]:
+    """``n`` uids no open sandbox of this process uses: a slot's uid names its children, caps its processes
+    (RLIMIT_NPROC) and finds what its jobs left behind, so two sandboxes must never share one."""
+    base = _UID_BASE + (os.getpid() % 1_000_000) * _UIDS_PER_PROCESS
+    with _uids_lock:
+        free = [u for u in range(base, base + _UIDS_PER_PROCESS) if u not in _uids_held][:n]
+        if len(free) < n:
+            raise SandboxError(
+                f"this process already runs {len(_uids_held)} zygote slots, the most it may have is "
+                f"{_UIDS_PER_PROCESS}",
+                hint="close sandboxes that are no longer used, or run fewer slots",
+            )
+        _uids_held.update(free)
+    return free
+
+
+def _release_uids(uids: list[int]) -> None:
+    with _uids_lock:
+        _uids_held.difference_update(uids)
 
 
 def _inside(path: str, base: str) -> bool:
@@ -124,10 +148,9 @@ class ZygoteSandbox:
         settings = SlotSettings(
             name=self.name, mode=mode, preload=preload if mode == "fork" else (), proc=proc, ready_children=2,
             cgroups=support, landlock_abi=abi, seccomp=filters, binds=binds, sys_path=sys_path,
-            root_mountpoint=_root_mountpoint(binds), uid_base=_UID_BASE + (os.getpid() % 1_000_000) * 64,
-            isolation=self.isolation,
+            root_mountpoint=_root_mountpoint(binds), isolation=self.isolation,
         )  # fmt: skip
-        self._slots = [Slot(settings, i) for i in range(slots)]
+        self._slots = [Slot(settings, i, uid) for i, uid in enumerate(_take_uids(slots))]
         self._idle: queue.SimpleQueue[Slot] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -189,3 +212,4 @@ def _close_slots(slots: list[Slot]) -> None:
     for slot in slots:
         with contextlib.suppress(Exception):
             slot.stop()
+    _release_uids([slot.uid for slot in slots])

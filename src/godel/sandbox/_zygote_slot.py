@@ -70,7 +70,6 @@ class SlotSettings:
     binds: list[str]  # bound read-only into the private root
     sys_path: list[str]  # the jobs' sys.path (below the bound directories)
     root_mountpoint: str
-    uid_base: int  # slot i runs its jobs as uid_base + i
     isolation: Mapping[str, Any]  # what protects a run, as each result reports it
 
 
@@ -81,10 +80,10 @@ class _ServerDied(Exception):
 class Slot:
     """One fork server (started on demand, restarted after it dies), its prepared children and the job it runs."""
 
-    def __init__(self, settings: SlotSettings, index: int) -> None:
+    def __init__(self, settings: SlotSettings, index: int, uid: int) -> None:
         self.settings = settings
         self.index = index
-        self.uid = settings.uid_base + index
+        self.uid = uid  # the slot's jobs run as this uid and gid, which no other live slot has
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctl: socket.socket | None = None
         self.cgroup: _cgroup.SlotCgroup | None = None
