@@ -109,9 +109,8 @@ def test_a_gain_the_noise_explains_is_not_best_and_a_real_one_is(tmp_path: Path,
 
 def test_a_near_tie_is_raced_side_by_side_until_decided(tmp_path: Path, archive: Archive) -> None:
     task = _task(tmp_path, 1, "run.noise_samples=5", "run.race_evaluations=10")
-    seed = iter(
-        [1.0, 1.1, 0.9, 1.0, 1.1, 0.9] + [1.0, 1.05, 1.0]
-    )  # std 0.089; then its race and confirmation
+    # The seed's six readings (std 0.089), then its race and confirmation rounds.
+    seed = iter([1.0, 1.1, 0.9, 1.0, 1.1, 0.9, 1.0, 1.05, 1.0])
     child = iter([1.15, 1.3, 1.25, 1.3])  # 1.6 sigma at first: undecided; one race round decides it
 
     def script(request: EvaluationRequest) -> Evaluation:

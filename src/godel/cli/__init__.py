@@ -38,7 +38,7 @@ def _register_extensions() -> None:
     from godel.cli._dashboard import register as register_dashboard
     from godel.cli._events import register as register_events
     from godel.cli._guard import register as register_guard
-    from godel.sandbox._cli import register as register_sandbox
+    from godel.cli._sandbox import register as register_sandbox
 
     register_guard(app, open_existing)
     register_sandbox(app)
