@@ -34,7 +34,8 @@ class Progress:
     rejected: int = 0
     awaiting: int = 0
     evaluations: int = 0
-    infrastructure_errors: int = 0
+    infrastructure_errors: int = 0  # evaluations the sandbox / executor could not run
+    model_errors: int = 0  # proposals the model endpoints could not make (after retries and failover)
     tokens: int = 0
     cost: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -89,6 +90,7 @@ class RunSummary:
     best: Candidate | None
     seed: Candidate | None
     noise: dict[str, Any] | None = None  # the evaluator's measured noise (godel.noise.Noise.to_dict())
+    reason: str = ""  # why it stopped, in words, when infrastructure stopped it
 
     def to_dict(self) -> dict[str, Any]:
         p = self.progress
@@ -96,13 +98,19 @@ class RunSummary:
             "run_id": self.run_id,
             "run_name": self.run_name,
             "stopped": self.stopped,
-            "candidates": p.done,
+            "stopped_reason": self.reason,
+            "candidates": p.done,  # this session's proposals; the seed comes on top
+            "proposals": p.done,
             "ok": p.ok,
             "failed": p.failed,
             "rejected": p.rejected,
             "awaiting_approval": p.awaiting,
-            "infrastructure_errors": p.infrastructure_errors,
-            "valid_proposal_rate": round(p.valid_rate, 4),
+            "infrastructure_errors": p.infrastructure_errors + p.model_errors,
+            "evaluation_infrastructure_errors": p.infrastructure_errors,
+            "model_endpoint_errors": p.model_errors,
+            "valid_proposal_rate": round(
+                p.valid_rate, 4
+            ),  # proposals that produced a program (not: evaluated OK)
             "evaluations_per_second": round(p.evals_per_second, 3),
             "tokens": p.tokens,
             "cost": p.cost,

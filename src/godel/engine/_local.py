@@ -20,7 +20,7 @@ from godel.candidate import Candidate, Program, Proposal, Status
 from godel.config import noise_samples
 from godel.engine._pipeline import Pipeline, Stages, Ticket, iteration_rng
 from godel.engine._store import CandidateCache, EventLog, LocalLedger
-from godel.errors import EvaluationError, GodelError, SandboxError
+from godel.errors import GodelError, SandboxError, TaskError
 from godel.executor import Executor, LocalExecutor
 from godel.guard import Guard
 from godel.progress import Progress, RunSummary
@@ -51,6 +51,8 @@ def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threa
         return "interrupted"
     if pipeline.health.down:
         return "infrastructure"
+    if pipeline.models.down:
+        return "model endpoint"
     if cfg.max_wall_seconds is not None and time.monotonic() - progress.started >= cfg.max_wall_seconds:
         return "wall time"
     if cfg.max_tokens is not None and progress.tokens >= cfg.max_tokens:
@@ -63,16 +65,24 @@ def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threa
 
 
 def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
-    """The seed must evaluate OK: a run cannot improve on a program that fails its own evaluation."""
+    """The seed must evaluate OK: a run cannot improve on a program that fails its own evaluation. A run whose seed
+    could not be evaluated is stopped, one whose seed failed is failed, so neither stays "running"."""
     if seed.status == Status.PENDING:
+        pipeline.archive.update_run(
+            seed.run_id, status="stopped", meta={"stopped": "infrastructure", "reason": pipeline.health.last}
+        )
         raise SandboxError(
             f"cannot evaluate the seed program: {pipeline.health.last}",
             hint="`godel doctor` checks the sandbox; then continue with --resume",
         )
     if seed.status != Status.OK:
-        raise EvaluationError(
+        pipeline.archive.update_run(
+            seed.run_id, status="failed", meta={"stopped": "seed failed", "reason": seed.reason}
+        )
+        raise TaskError(
             f"the seed program fails its own evaluation: {seed.reason}",
-            hint=f"fix {task.program_path} or {task.evaluator_path}; `godel show {seed.id}` has details",
+            hint=f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
+            f"again); `godel show {seed.id} --storage {pipeline.archive.url}` has details",
         )
     return seed
 
@@ -284,6 +294,7 @@ class _LocalRun:
 
     def account(self, cand: Candidate) -> None:
         self.progress.count(cand, self.pipeline.health.last)
+        self.progress.model_errors = self.pipeline.models.total
         best = self.pipeline.acceptance.incumbent
         self.progress.show_best(best.score, best.id)
         self.engine.telemetry.candidate(cand)
@@ -315,10 +326,16 @@ class _LocalRun:
         finally:
             flight.pool.shutdown(wait=True, cancel_futures=True)
             status = "finished" if stopped in ("iterations", "wall time", "tokens", "cost") else "stopped"
-            engine.archive.update_run(run.id, status=status, meta={"stopped": stopped})
+            meta: dict[str, Any] = {"stopped": stopped}
+            if stopped == "infrastructure":
+                meta["reason"] = pipeline.health.describe()
+            elif stopped == "model endpoint":
+                meta["reason"] = pipeline.models.describe()
+            engine.archive.update_run(run.id, status=status, meta=meta)
             pipeline.events.emit(run.id, "run_end", {"stopped": stopped, "done": progress.done})
         if engine._stop.is_set() and stopped == "iterations":
             stopped = "interrupted"
+        health = {"infrastructure": pipeline.health, "model endpoint": pipeline.models}.get(stopped)
         return RunSummary(
             run.id,
             run.name,
@@ -327,6 +344,7 @@ class _LocalRun:
             accepted_best(pipeline),
             seed,
             pipeline.acceptance.noise.to_dict(),
+            health.describe() if health is not None else "",
         )
 
     def _loop(self, view: _View, flight: _Flight) -> str:

@@ -30,7 +30,7 @@ from godel.archive import Archive
 from godel.candidate import Candidate, Evaluation, Program, Proposal, Status, unified_diff
 from godel.engine._accept import Acceptance, Decision, Incumbent, samples_of
 from godel.engine._store import CandidateCache, EventLog, Ledger
-from godel.errors import GodelError, SandboxError
+from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import Evaluates
 from godel.guard import Guard, Verdict
 from godel.noise import Noise, Samples
@@ -94,21 +94,36 @@ class Ticket:
 
 
 class Health:
-    """Consecutive evaluations the infrastructure could not run; shared by the evaluation threads."""
+    """Consecutive failures of a piece of infrastructure (the sandbox, the model endpoint): how many, since when,
+    the last reason. Shared by the threads that use it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.consecutive = 0
+        self.total = 0
         self.last = ""
+        self.first = ""  # the reason that began the current run of failures (later ones may only echo it)
+        self.since: float | None = None  # when the current run of failures began (monotonic)
 
     def failure(self, reason: str) -> None:
         with self._lock:
+            if self.consecutive == 0:
+                self.since = time.monotonic()
+                self.first = reason
             self.consecutive += 1
+            self.total += 1
             self.last = reason
 
     def success(self) -> None:
         with self._lock:
             self.consecutive = 0
+            self.since = None
+
+    def describe(self) -> str:
+        """How long and how many calls the current run of failures has lasted, and its last reason."""
+        seconds = time.monotonic() - self.since if self.since is not None else 0.0
+        last = f"; last: {self.last}" if self.last != self.first else ""
+        return f"{self.consecutive} calls in a row over {seconds:.0f} s failed; first: {self.first}{last}"
 
     @property
     def down(self) -> bool:
@@ -136,7 +151,8 @@ class Pipeline:
         self.ledger = ledger
         self.events = events
         self.cache = cache
-        self.health = Health()
+        self.health = Health()  # the sandbox / executor
+        self.models = Health()  # the model endpoints behind the proposer
         cfg = task.config.run
         self.acceptance = Acceptance(
             stages.evaluator,
@@ -173,6 +189,12 @@ class Pipeline:
                 proposal = proposer.propose(ctx, ticket.rng)
         except GodelError as exc:
             proposal = Proposal(program=None, proposer=proposer.name, error=str(exc))
+        # An endpoint that failed after its retries and failovers is infrastructure, not a bad proposal; a spent
+        # budget is neither (the budget check stops the run).
+        if proposal.meta.get("infra") and not proposal.meta.get("budget_exhausted"):
+            self.models.failure(proposal.error or "the model endpoint failed")
+        elif proposal.model is not None:
+            self.models.success()  # a model answered (whether or not its edit applied): the endpoint works
         return proposal, time.monotonic() - t0
 
     def submit(self, ticket: Ticket, proposal: Proposal, seconds: float) -> Candidate:
@@ -349,7 +371,9 @@ class Pipeline:
         """The run's seed (iteration 0), stored and evaluated first when it is not yet. A fresh evaluation of the seed
         also measures the evaluator's noise: ``noise_samples`` more evaluations of the same program, whose spread
         every later comparison is made in units of."""
-        if stored is not None and stored.status.terminal:
+        if stored is not None and stored.status == Status.FAILED:
+            stored = self._seed_again(run_id, stored)
+        elif stored is not None and stored.status.terminal:
             return stored
         if stored is None:
             fresh = Candidate(
@@ -384,6 +408,19 @@ class Pipeline:
         self.events.emit(run_id, "noise", doc)
         self.archive.update_run(run_id, meta={"noise": noise.to_dict()})
         return self.admit(timed, ev, [], Decision(False, Samples(tuple(values)), None, "the seed"))
+
+    def _seed_again(self, run_id: int, failed: Candidate) -> Candidate:
+        """A resumed run whose seed failed evaluates it again (the evaluator, its data or the machine may have been
+        fixed). The seed's code is part of the run, pinned by its digest in the audit trail: if the task's program
+        changed since, this run cannot take it, and a new run must."""
+        if failed.program.digest() != self.task.program.digest():
+            raise TaskError(
+                f"the seed of this run failed ({failed.reason}) and {self.task.program_path} has changed since; "
+                "a run's seed never changes",
+                hint="start a new run with the fixed program: the same command without --resume",
+            )
+        self.events.emit(run_id, "seed_again", {"candidate": failed.id, "previous_reason": failed.reason})
+        return replace(failed, status=Status.PENDING, reason=None, failure_stage=None, score=None)
 
     def resume_acceptance(self, run_meta: Mapping[str, Any], seed: Candidate) -> None:
         """Pick up the noise and the accepted best a run recorded (or start from the seed)."""

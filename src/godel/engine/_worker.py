@@ -29,7 +29,7 @@ from godel.config import noise_samples
 from godel.engine._local import Engine, accepted_best, budget_spent, default_executor, seed_or_raise
 from godel.engine._pipeline import Pipeline, Stages, Ticket
 from godel.engine._store import CandidateCache, EventLog
-from godel.errors import ArchiveError, ArchiveUnavailable, EvaluationError, GodelError
+from godel.errors import ArchiveError, ArchiveUnavailable, GodelError, TaskError
 from godel.executor import Executor
 from godel.guard import Guard
 from godel.progress import Progress, RunSummary
@@ -239,7 +239,7 @@ class _WorkerRun:
             if row is not None and row.status.terminal:
                 seed = self.archive.get_candidate(row.id)
                 if seed.status != Status.OK:
-                    raise EvaluationError(f"the seed program fails its own evaluation: {seed.reason}")
+                    raise TaskError(f"the seed program fails its own evaluation: {seed.reason}")
                 return seed
             if row is not None and row.status == Status.PENDING:
                 taken = self.archive.reclaim(run.id, self.worker.worker_id, self.wconf.stale_after)
@@ -308,6 +308,7 @@ class _WorkerRun:
     def _count(self, cand: Candidate) -> None:
         with self._lock:
             self.progress.count(cand, self.pipeline.health.last)
+            self.progress.model_errors = self.pipeline.models.total
             best = self.pipeline.acceptance.incumbent
             self.progress.show_best(best.score, best.id)
             self.worker.telemetry.candidate(cand)
