@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import Field, field_validator, model_validator
 
 from godel.config._guard import GuardConfig
 from godel.config._llm import LLMConfig
@@ -31,8 +32,25 @@ class TaskConfig(Strict):
     )
     evaluator: str = Field("evaluator.py", description="file with evaluate(program_path) -> dict")
     fixed: tuple[str, ...] = Field((), description="files of a folder program that must not change")
-    metric: str = Field("combined_score", description="the fitness key (mean of all metrics when absent)")
+    metric: str = Field(
+        "combined_score",
+        description="the fitness key (when absent: the mean of all metrics, and godel says so)",
+    )
     maximize: bool = Field(True, description="false: lower metric is better")
+    requires: tuple[str, ...] = Field(
+        (),
+        description='packages the evaluator needs, e.g. ["scipy>=1.10"]; checked at start, with requirements.txt',
+    )
+
+    @field_validator("requires")
+    @classmethod
+    def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                Requirement(item)
+            except InvalidRequirement as exc:
+                raise ValueError(f"{item!r} is not a requirement like 'scipy>=1.10': {exc}") from exc
+        return value
 
 
 class RunConfig(Strict):
