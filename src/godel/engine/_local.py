@@ -21,6 +21,7 @@ from godel.config import noise_samples
 from godel.engine._pipeline import Pipeline, Stages, Ticket, iteration_rng
 from godel.engine._store import CandidateCache, EventLog, LocalLedger
 from godel.errors import GodelError, SandboxError, TaskError
+from godel.evaluate import limit_hint
 from godel.executor import Executor, LocalExecutor
 from godel.guard import Guard
 from godel.progress import Progress, RunSummary
@@ -81,7 +82,8 @@ def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
         )
         raise TaskError(
             f"the seed program fails its own evaluation: {seed.reason}",
-            hint=f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
+            hint=limit_hint(seed.evaluation)
+            or f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
             f"again); `godel show {seed.id} --storage {pipeline.archive.url}` has details",
         )
     return seed
