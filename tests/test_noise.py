@@ -91,3 +91,9 @@ def test_the_upper_bound_of_a_small_sample_spread() -> None:
     assert Noise(1.0, 4).upper() == pytest.approx(2.372, abs=1e-3)
     assert 1.0 < Noise(1.0, 200).upper() < 1.15
     assert Noise(1.0, 4).sigmas(10.0, conservative=True) < Noise(1.0, 4).sigmas(10.0)
+
+
+def test_repeats_of_other_programs_pool_into_the_estimate() -> None:
+    n = Noise.from_runs([1.0, 1.2, 0.8]).merge_spread(0.2, 3)
+    assert n.dof == 4 and n.fitness_std == pytest.approx(0.2)
+    assert Noise().merge_spread(0.5, 1) == Noise() and Noise().merge_spread(0.5, 4).dof == 3

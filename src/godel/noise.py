@@ -112,6 +112,15 @@ class Noise:
             return 1.0
         return math.sqrt(self.dof / _chi2_lower(self.dof, 1.0 - confidence))
 
+    def merge_spread(self, std: float, n: int) -> Noise:
+        """This estimate with another program's ``n`` repeated evaluations of spread ``std`` pooled in (what
+        ``evaluator.repeats`` reports as ``<metric>_std``)."""
+        if n < 2 or not math.isfinite(std):
+            return self
+        dof = self.dof + n - 1
+        ss = self.fitness_std**2 * self.dof + std**2 * (n - 1)
+        return Noise(math.sqrt(ss / dof), dof, self.metrics, self.mean)
+
     def sigmas(
         self, difference: float, n: float = 2.0, *, at: float | None = None, conservative: bool = False
     ) -> float:

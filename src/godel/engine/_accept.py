@@ -121,6 +121,11 @@ class Acceptance:
         with self._lock:
             self.incumbent = incumbent
 
+    def learn(self, std: float, n: int) -> None:
+        """Pool another program's ``n`` repeated evaluations of spread ``std`` into the noise estimate."""
+        with self._lock:
+            self.noise = self.noise.merge_spread(std, n)
+
     def contender(self, score: float) -> bool:
         """Could ``score`` unseat the incumbent at all?"""
         with self._lock:

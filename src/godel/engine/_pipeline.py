@@ -330,6 +330,7 @@ class Pipeline:
             "updated_at": time.time(),
         }
         if ev.ok and ev.score is not None:
+            self._learn_noise(ev)
             decided = decision or Decision.single(ev.score)
             # The stored score is the mean of everything measured (racing included), with its spread beside it.
             outcome["evaluation"]["noise"] = decided.to_dict(self.acceptance.noise)
@@ -435,6 +436,13 @@ class Pipeline:
         self.acceptance.seat(Incumbent(best, samples_of(best)))
 
     # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def _learn_noise(self, ev: Evaluation) -> None:
+        """``evaluator.repeats`` runs each evaluation several times: their spread feeds the run's noise estimate."""
+        repeats = self.task.config.evaluator.repeats
+        std = ev.metrics.get(f"{self.task.config.task.metric}_std")
+        if repeats > 1 and std is not None:
+            self.acceptance.learn(std, repeats)
 
     def _evaluated(self, ev: Evaluation) -> Evaluation:
         self.health.success()
