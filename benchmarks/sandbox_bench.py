@@ -11,13 +11,13 @@ import argparse
 import json
 import os
 
-from godel.sandbox._bench import BACKENDS, bench, format_table
+from godel.sandbox import BENCH_BACKENDS, bench, format_bench
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300, help="runs per measurement")
-    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--backends", default=",".join(BENCH_BACKENDS))
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -26,7 +26,7 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
     else:
         print(f"sandbox overhead, trivial job, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-        print(format_table(rows))
+        print(format_bench(rows))
 
 
 if __name__ == "__main__":

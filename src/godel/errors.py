@@ -21,6 +21,7 @@ __all__ = [
     "TaskError",
     "UnknownCandidate",
     "UnknownRun",
+    "UsageError",
 ]
 
 
@@ -46,6 +47,12 @@ class GodelError(Exception):
 
 class ConfigError(GodelError):
     """Configuration that does not validate; the message names the field."""
+
+    user_error = True
+
+
+class UsageError(GodelError):
+    """A bad command-line argument or option value."""
 
     user_error = True
 

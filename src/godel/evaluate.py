@@ -4,6 +4,13 @@ Stages are the evaluator's ``evaluate_stage1``, ``evaluate_stage2``... (or ``eva
 fitness falls below its ``cascade_thresholds`` entry ends the cascade early; the candidate keeps that stage's
 metrics. Every way an evaluation can go wrong (crash, timeout, memory, output flood, no metrics, non-finite fitness,
 an ``error`` key in the result) makes the evaluation *failed with a reason*, never a score of 0.
+
+Results are validated: only real numbers are metrics. A bool, a string or anything else reported under the fitness
+key fails the candidate with the key and its type; under other keys such values are kept as artifacts. When a
+sandbox limit ends a job, the reason names the setting that raises it (:func:`limit_hint` reads it back).
+
+Every job also carries godel's small ``openevolve`` package (``godel._harness.COMPAT_FILES``), so OpenEvolve 0.4
+evaluators that import ``openevolve.evaluation_result.EvaluationResult`` run unchanged.
 """
 
 from __future__ import annotations
@@ -13,21 +20,63 @@ import math
 import statistics
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from godel._harness import HARNESS
+from godel._harness import COMPAT_DIR, COMPAT_FILES, HARNESS
 from godel.candidate import Evaluation, Program, StageResult
 from godel.sandbox import Job, Limits, Sandbox, SandboxResult
-from godel.task import Task
+from godel.task import Task, mean_fitness_note
 
-__all__ = ["Evaluates", "Evaluator"]
+__all__ = ["Evaluates", "Evaluator", "limit_hint"]
 
 _TASK_DIR = "task"
 _CANDIDATE_DIR = "candidate"
+_COMPAT = {f"{COMPAT_DIR}/{path}": text.encode() for path, text in COMPAT_FILES.items()}
+# Exceptions an evaluator raises when it runs into a limit from inside (the harness catches them, so the sandbox
+# sees a clean exit): the text they carry -> the setting that raises that limit.
+_ERROR_LIMITS = (
+    ("MemoryError", "sandbox.memory_mb"),
+    ("No space left on device", "sandbox.disk_mb"),
+    ("can't start new thread", "sandbox.max_processes"),
+    ("Resource temporarily unavailable", "sandbox.max_processes"),
+)
 
 
 def _tail(text: str, n: int) -> str:
     return text if len(text) <= n else "..." + text[-n:]
+
+
+def _num(value: float) -> str:
+    """A setting's value as a user writes it: 1000000, not 1e+06."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _not_a_number(key: str, kind: str, shown: str) -> str:
+    if kind == "NoneType":
+        return f"metric {key!r} is None, not a number"
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"metric {key!r} is {article} {kind} ({shown}), not a number"
+
+
+def limit_hint(evaluation: Mapping[str, Any]) -> str | None:
+    """How to raise the limit that ended an evaluation (given as ``Evaluation.to_dict()``, as the archive keeps
+    it), e.g. "raise sandbox.output_bytes (now 1000000) in godel.toml or with --set sandbox.output_bytes=2000000";
+    None when no limit ended it."""
+    for stage in evaluation.get("stages", ()):
+        limit = dict(stage.get("sandbox") or {}).get("limit")
+        if limit:
+            return str(limit["hint"])
+    return None
+
+
+class _Run(NamedTuple):
+    """One sandboxed call of one stage."""
+
+    metrics: dict[str, float] | None  # None when it failed
+    artifacts: dict[str, str]
+    failure: str | None
+    result: SandboxResult
+    limit: dict[str, Any] | None = None  # the setting whose limit ended it
 
 
 @runtime_checkable
@@ -50,7 +99,7 @@ class Evaluator:
         self.config = task.config.evaluator
         self.metric = task.config.task.metric
         self.maximize = task.config.task.maximize
-        self._support = {f"{_TASK_DIR}/{k}": v for k, v in task.support_files.items()}
+        self._support = {f"{_TASK_DIR}/{k}": v for k, v in task.support_files.items()} | _COMPAT
 
     def limits(self, stage: int) -> Limits:
         timeouts = self.config.stage_timeouts
@@ -72,7 +121,7 @@ class Evaluator:
         return Job(
             code=HARNESS,
             files=files,
-            argv=(stage_fn, target, f"{_TASK_DIR}/{evaluator_file}"),
+            argv=(stage_fn, target, f"{_TASK_DIR}/{evaluator_file}", COMPAT_DIR),
             limits=self.limits(stage),
             label=label,
             priority=stage,  # a candidate that passed stage k goes ahead of fresh first stages
@@ -89,10 +138,58 @@ class Evaluator:
             return None, "none"
         return (value if self.maximize else -value), source
 
-    def _run_once(
-        self, program: Program, stage_fn: str, stage: int, evaluator_file: str, label: str
-    ) -> tuple[dict[str, float] | None, dict[str, str], str | None, SandboxResult]:
-        """One sandboxed call of one stage: (metrics or None, artifacts, failure reason, sandbox result)."""
+    def fitness_note(self, metrics: Mapping[str, float]) -> str | None:
+        """What the user should be told when the fitness is the mean of several metrics (no fitness key)."""
+        keys = sorted(k for k in metrics if not k.endswith("_std"))
+        if self.metric in metrics or len(keys) < 2:
+            return None
+        return mean_fitness_note(self.metric, keys)
+
+    def _setting(self, name: str, stage: int) -> dict[str, Any]:
+        """The limit ``name`` (a config key) as this stage has it, and how to raise it."""
+        sb, ev = self.task.config.sandbox, self.config
+        value: float
+        if name == "evaluator.stage_timeouts":
+            value = ev.stage_timeouts[stage]
+            raised = ", ".join(_num(t * 2 if i == stage else t) for i, t in enumerate(ev.stage_timeouts))
+            key, flag = f"evaluator.stage_timeouts[{stage}]", f"evaluator.stage_timeouts=[{raised}]"
+        else:
+            section, field = name.split(".")
+            value = getattr(sb if section == "sandbox" else ev, field)
+            key, flag = name, f"{name}={_num(value * 2)}"
+        unit = {"sandbox.memory_mb": " MB", "sandbox.disk_mb": " MB", "sandbox.output_bytes": " bytes"}.get(
+            name, " s" if name.startswith("evaluator.") else ""
+        )
+        return {
+            "setting": key,
+            "value": value,
+            "hint": f"raise {key} (now {_num(value)}{unit}) in godel.toml or with --set {flag}",
+        }
+
+    def _limit(self, termination: str, reason: str, stage: int) -> dict[str, Any] | None:
+        """The setting whose limit ended a job, from the sandbox's verdict; None when no limit did."""
+        if termination in ("timeout", "cpu_limit"):  # the CPU-time limit follows the wall-clock one
+            timeouts = self.config.stage_timeouts
+            name = "evaluator.stage_timeouts" if stage < len(timeouts) else "evaluator.timeout_seconds"
+        elif termination == "memory_limit":
+            name = "sandbox.memory_mb"
+        elif termination == "output_limit":
+            if reason.startswith("result"):
+                return {
+                    "setting": None,
+                    "value": None,
+                    "hint": "the result channel's cap is fixed: return fewer or shorter artifacts",
+                }
+            name = "sandbox.output_bytes"
+        elif termination == "process_limit":
+            name = "sandbox.max_processes"
+        elif termination == "disk_limit" or "disk limit" in reason:
+            name = "sandbox.disk_mb"
+        else:
+            return None
+        return self._setting(name, stage)
+
+    def _run_once(self, program: Program, stage_fn: str, stage: int, evaluator_file: str, label: str) -> _Run:
         res = self.sandbox.run(self._job(program, stage_fn, stage, evaluator_file, label))
         n = self.config.artifact_chars
         artifacts: dict[str, str] = {}
@@ -104,28 +201,49 @@ class Evaluator:
             reason = res.reason or res.termination
             if res.termination == "ok" or (res.termination == "error" and res.result is None):
                 reason = f"evaluation process ended without a result ({res.reason or 'exit ' + str(res.exit_code)})"
-            return None, artifacts, f"{res.termination}: {reason}", res
+            limit = self._limit(res.termination, res.reason, stage)
+            hint = f"; {limit['hint']}" if limit else ""
+            return _Run(None, artifacts, f"{res.termination}: {reason}{hint}", res, limit)
         try:
             doc: dict[str, Any] = json.loads(res.result)
         except (ValueError, UnicodeDecodeError):
-            return None, artifacts, "evaluator result is not valid JSON", res
+            return _Run(None, artifacts, "evaluator result is not valid JSON", res)
         if "error" in doc:
             artifacts["traceback"] = _tail(str(doc.get("traceback", "")), n)
             where = "loading the evaluator" if doc.get("phase") == "load" else "evaluating"
-            return None, artifacts, f"error while {where}: {doc['error']}", res
+            failure = f"error while {where}: {doc['error']}"
+            for text, setting in _ERROR_LIMITS:
+                if text in str(doc["error"]):
+                    limit = self._setting(setting, stage)
+                    return _Run(
+                        None, artifacts, f"{failure}; if the program needs more, {limit['hint']}", res
+                    )
+            return _Run(None, artifacts, failure, res)
         metrics = {str(k): float(v) for k, v in dict(doc.get("metrics", {})).items()}
+        not_numbers = {str(k): (str(v[0]), str(v[1])) for k, v in dict(doc.get("not_numbers", {})).items()}
+        reported = [str(k) for k in dict(doc.get("artifacts", {})) if str(k) not in not_numbers]
         for key, value in dict(doc.get("artifacts", {})).items():
             artifacts[str(key)] = _tail(str(value), n)
         error_text = artifacts.get("error", "").strip()
         if error_text:
             # The OpenEvolve convention of returning {"combined_score": 0.0, "error": "..."} is a failure.
-            return None, artifacts, f"evaluator reported an error: {_tail(error_text, 300)}", res
+            return _Run(None, artifacts, f"evaluator reported an error: {_tail(error_text, 300)}", res)
+        if self.metric in not_numbers:
+            return _Run(None, artifacts, _not_a_number(self.metric, *not_numbers[self.metric]), res)
         if not metrics:
-            return None, artifacts, "evaluator returned no numeric metrics", res
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if not_numbers:
+                got = ", ".join(f"{k!r} ({kind})" for k, (kind, _) in sorted(not_numbers.items()))
+                detail = f"it returned only {got}"
+            else:
+                detail = "it returned no metrics at all"
+            if reported:
+                detail += f"; artifacts {', '.join(sorted(reported))}"
+            return _Run(None, artifacts, f"evaluator returned no numeric metrics ({detail})", res)
+        bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
         if bad:
-            return None, artifacts, f"non-finite metric values: {', '.join(sorted(bad))}", res
-        return metrics, artifacts, None, res
+            listed = ", ".join(f"{k!r} is {metrics[k]}" for k in bad)
+            return _Run(None, artifacts, f"non-finite metric{'s' if len(bad) > 1 else ''}: {listed}", res)
+        return _Run(metrics, artifacts, None, res)
 
     def evaluate(self, program: Program, *, evaluator_file: str | None = None, label: str = "") -> Evaluation:
         start = time.monotonic()
@@ -135,23 +253,28 @@ class Evaluator:
         artifacts: dict[str, str] = {}
         results: list[StageResult] = []
         score: float | None = None
+        note: str | None = None
         for idx, stage_fn in enumerate(stages):
             t0 = time.monotonic()
             runs: list[dict[str, float]] = []
             sandbox_docs: list[dict[str, Any]] = []
-            failure: str | None = None
+            failed: _Run | None = None
             for rep in range(self.config.repeats):
-                metrics, arts, failure, res = self._run_once(
+                run = self._run_once(
                     program, stage_fn, idx, evaluator_file, f"{label} {stage_fn} #{rep + 1}".strip()
                 )
-                sandbox_docs.append(res.to_dict(output_chars=200))
-                artifacts.update(arts)
-                if failure is not None or metrics is None:
+                sandbox_docs.append(run.result.to_dict(output_chars=200))
+                artifacts.update(run.artifacts)
+                if run.failure is not None or run.metrics is None:
+                    failed = run
                     break
-                runs.append(metrics)
+                runs.append(run.metrics)
             seconds = time.monotonic() - t0
-            sb = {"runs": sandbox_docs, "shares_process_with_candidate": True}
-            if failure is not None:
+            sb: dict[str, Any] = {"runs": sandbox_docs, "shares_process_with_candidate": True}
+            if failed is not None:
+                if failed.limit is not None:
+                    sb["limit"] = failed.limit
+                failure = failed.failure or "evaluation failed"
                 results.append(StageResult(idx + 1, stage_fn, "failed", {}, {}, seconds, failure, sb))
                 return Evaluation(
                     ok=False,
@@ -164,7 +287,9 @@ class Evaluator:
                 )
             stage_metrics = _aggregate(runs)
             merged.update(stage_metrics)
-            score, source = self.fitness({k: v for k, v in stage_metrics.items() if not k.endswith("_std")})
+            fitness_metrics = {k: v for k, v in stage_metrics.items() if not k.endswith("_std")}
+            score, source = self.fitness(fitness_metrics)
+            note = self.fitness_note(fitness_metrics)
             threshold = (
                 self.config.cascade_thresholds[idx] if idx < len(self.config.cascade_thresholds) else None
             )
@@ -185,6 +310,9 @@ class Evaluator:
                 )
                 break
             results.append(StageResult(idx + 1, stage_fn, "ok", stage_metrics, {}, seconds, None, sb))
+        if note is not None:
+            # Said with every such result (the seed's first of all), so no one reads the score without knowing it.
+            artifacts["fitness_source"] = note
         return Evaluation(
             ok=True,
             score=score,

@@ -138,7 +138,9 @@ def build_parts(
 ) -> Parts:
     """Everything a run needs. ``proposals=False`` (``godel try``) skips loading a language model; ``executor`` and
     ``ray_address`` (the command line's) win over ``[run]``."""
-    notes: list[str] = []
+    notes: list[str] = list(
+        task.notes
+    )  # what loading the task found worth saying (fitness key, requirements)
     url = storage_url(storage, task.config)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -34,21 +34,16 @@ class Progress:
     rejected: int = 0
     awaiting: int = 0
     evaluations: int = 0
-    infrastructure_errors: int = 0
+    infrastructure_errors: int = 0  # evaluations the sandbox / executor could not run
+    model_errors: int = 0  # proposals the model endpoints could not make (after retries and failover)
     tokens: int = 0
     cost: float = 0.0
     started: float = field(default_factory=time.monotonic)
     last_reason: str | None = None
 
-    def offer_best(self, cand: Candidate) -> None:
-        """Make ``cand`` the best so far if it is an unflagged OK candidate scoring above the current best."""
-        if (
-            cand.status == Status.OK
-            and cand.score is not None
-            and not cand.flags
-            and (self.best_score is None or cand.score > self.best_score)
-        ):
-            self.best_score, self.best_id = cand.score, cand.id
+    def show_best(self, score: float | None, cid: int | None) -> None:
+        """The run's accepted best (acceptance decides it, under the measured noise: not simply the top score)."""
+        self.best_score, self.best_id = score, cid
 
     def count(self, cand: Candidate, infrastructure: str = "") -> None:
         """Account for a candidate this session finished; a candidate still pending is one the infrastructure
@@ -62,7 +57,6 @@ class Progress:
             self.evaluations += 1
         self.tokens += cand.tokens_in + cand.tokens_out
         self.cost += cand.cost
-        self.offer_best(cand)
         if cand.status == Status.OK:
             self.ok += 1
         elif cand.status == Status.FAILED:
@@ -95,6 +89,8 @@ class RunSummary:
     progress: Progress
     best: Candidate | None
     seed: Candidate | None
+    noise: dict[str, Any] | None = None  # the evaluator's measured noise (godel.noise.Noise.to_dict())
+    reason: str = ""  # why it stopped, in words, when infrastructure stopped it
 
     def to_dict(self) -> dict[str, Any]:
         p = self.progress
@@ -102,18 +98,25 @@ class RunSummary:
             "run_id": self.run_id,
             "run_name": self.run_name,
             "stopped": self.stopped,
-            "candidates": p.done,
+            "stopped_reason": self.reason,
+            "candidates": p.done,  # this session's proposals; the seed comes on top
+            "proposals": p.done,
             "ok": p.ok,
             "failed": p.failed,
             "rejected": p.rejected,
             "awaiting_approval": p.awaiting,
-            "infrastructure_errors": p.infrastructure_errors,
-            "valid_proposal_rate": round(p.valid_rate, 4),
+            "infrastructure_errors": p.infrastructure_errors + p.model_errors,
+            "evaluation_infrastructure_errors": p.infrastructure_errors,
+            "model_endpoint_errors": p.model_errors,
+            "valid_proposal_rate": round(
+                p.valid_rate, 4
+            ),  # proposals that produced a program (not: evaluated OK)
             "evaluations_per_second": round(p.evals_per_second, 3),
             "tokens": p.tokens,
             "cost": p.cost,
             "seed_score": self.seed.score if self.seed else None,
             "best_score": self.best.score if self.best else None,
             "best_id": self.best.id if self.best else None,
+            "noise": self.noise,
             "seconds": round(time.monotonic() - p.started, 3),
         }

@@ -5,6 +5,11 @@ the dashboard) goes through :func:`redact` / :func:`redact_obj`. Redaction is pa
 the common keys (OpenAI, Anthropic, AWS, GitHub, Slack, Google, Hugging Face), bearer tokens, passwords inside URLs
 and ``key=value`` pairs whose key names a secret; it also removes the literal values of secret-looking environment
 variables of this process, whatever their shape.
+
+It removes secrets, not paths: a variable holds a credential when one of the parts of its name (split at ``_`` and
+``-``) says so (``OPENAI_API_KEY``, ``DB_PASSWORD``, ``GITHUB_TOKEN``, ``DB_PWD``); ``PWD`` and ``OLDPWD``, the
+shell's working directories, never do, and neither does a name that merely contains such letters (``KEYBOARD``,
+``AUTHOR``).
 """
 
 from __future__ import annotations
@@ -43,18 +48,45 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     ),
     # scheme://user:password@host
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^:/\s@]*:)([^@\s/]+)(@)"), r"\1" + MASK + r"\3"),
-    # api_key=..., "password": "...", SECRET_TOKEN: ..., aws_secret_access_key = ...
+    # api_key=..., "password": "...", SECRET_TOKEN: ..., aws_secret_access_key = ... (but not PWD=/a/path)
     (
         re.compile(
-            r"(?i)(\b[a-z0-9_\-]*(?:api[_\-]?key|apikey|secret|token|password|passwd|pwd|access[_\-]?key|"
-            r"private[_\-]?key|auth(?:orization)?|credential)s?[a-z0-9_\-]*[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\*\*\*)([^\s\"',;&}]{4,})"
+            r"(?i)(\b(?!(?:old)?pwd\b)[a-z0-9_\-]*(?:api[_\-]?key|apikey|secret|token|password|passwd|pwd|"
+            r"access[_\-]?key|private[_\-]?key|auth(?:orization)?|credential)s?[a-z0-9_\-]*[\"']?\s*[:=]\s*"
+            r"[\"']?)(?!\*\*\*)([^\s\"',;&}]{4,})"
         ),
         r"\1" + MASK,
     ),
 )
 
-_SECRET_NAME = re.compile(r"(?i)(key|token|secret|password|passwd|pwd|credential|auth)")
+# Parts of an environment variable's name that say it holds a credential.
+_SECRET_PARTS = frozenset(
+    {
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "auth",
+        "pat",
+    }
+)
+_NOT_SECRETS = frozenset({"PWD", "OLDPWD"})  # the shell's working directories
+
+
+def _holds_secret(name: str) -> bool:
+    if name.upper() in _NOT_SECRETS:
+        return False
+    parts = re.split(r"[_\-]+", name.lower())
+    return any(
+        part in _SECRET_PARTS or part.endswith(("key", "token", "secret", "password")) for part in parts
+    )
+
+
 _SECRET_KEYS = re.compile(
     r"(?i)^(.*[_\-])?(api[_\-]?key|apikey|secret|token|password|passwd|pwd|access[_\-]?key|private[_\-]?key|"
     r"authorization|credentials?)([_\-].*)?$"
@@ -65,9 +97,7 @@ _MIN_ENV_SECRET = 8
 def _env_secrets() -> list[str]:
     # Values read each call (cheap: tens of variables) so a key exported after import is still hidden.
     values = [
-        v
-        for k, v in os.environ.items()
-        if _SECRET_NAME.search(k) and len(v) >= _MIN_ENV_SECRET and MASK not in v
+        v for k, v in os.environ.items() if _holds_secret(k) and len(v) >= _MIN_ENV_SECRET and MASK not in v
     ]
     return sorted(set(values), key=len, reverse=True)
 

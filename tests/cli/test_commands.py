@@ -156,3 +156,44 @@ def test_kill_9_then_resume_loses_nothing(tmp_path: Path, kill_after: int) -> No
     assert all(t[3] != "pending" for t in after)
     # Candidate ids differ between archives; compare everything else.
     assert [t[:1] + t[2:] for t in after] == [t[:1] + t[2:] for t in _trace(whole)]
+
+
+def test_any_value_of_a_read_commands_options_fails_cleanly(tmp_path: Path) -> None:
+    """Random values for every option of the read commands, in-process: an exit code and one line, never a crash."""
+    from hypothesis import given
+    from hypothesis import settings as hsettings
+    from hypothesis import strategies as st
+    from typer.testing import CliRunner
+
+    from godel.cli import app
+    from godel.errors import GodelError
+
+    task = tmp_path / "t"
+    godel("init", str(task))
+    url = f"sqlite:///{tmp_path}/r.db"
+    godel("evolve", str(task), "--iterations", "2", "--storage", url, *FAST, check=False)
+    runner = CliRunner()
+    junk = st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+    )
+
+    @hsettings(max_examples=80, deadline=None)
+    @given(
+        command=st.sampled_from(["status", "list", "best", "show", "lineage", "events"]),
+        run_value=st.one_of(st.none(), junk, st.integers(-5, 10).map(str)),
+        extra=st.lists(st.sampled_from(["--json", "--status", "--limit"]), max_size=2),
+        value=junk,
+    )
+    def check(command: str, run_value: str | None, extra: list[str], value: str) -> None:
+        args = [command, "--storage", url]
+        if command in ("show", "lineage"):
+            args.insert(1, value or "1")
+        elif run_value is not None:
+            args += ["--run", run_value]
+        for opt in extra:
+            args += [opt] if opt == "--json" else [opt, value]
+        result = runner.invoke(app, args)
+        exc = result.exception
+        assert exc is None or isinstance(exc, SystemExit | GodelError), (args, repr(exc))
+
+    check()

@@ -157,6 +157,13 @@ def test_dashboard_in_chromium(server: tuple[str, str, int]) -> None:
             before = page.get_attribute("body", "data-version")
             archive.add_event(run_id, "warning", {"message": "poke"})
             page.wait_for_function(f"() => document.body.dataset.version !== {before!r}", timeout=15_000)
+            # "live" only while the run runs: an ended run says how it ended.
+            ended = archive.get_run(run_id).status
+            assert ended != "running" and page.text_content("#live") == ended
+            archive.update_run(run_id, status="running")
+            page.wait_for_function(
+                "() => document.getElementById('live').textContent === 'live'", timeout=15_000
+            )
             assert not foreign, f"requests left the dashboard: {foreign}"
             assert not errors, errors
         finally:

@@ -12,7 +12,7 @@ import pytest
 from godel.archive import open_archive
 from godel.candidate import Program, Status
 from godel.engine import Engine
-from godel.errors import EvaluationError
+from godel.errors import TaskError
 from godel.progress import Progress
 from godel.propose import MutationProposer, Proposer
 from godel.sandbox import SubprocessSandbox
@@ -127,7 +127,7 @@ def test_seed_that_fails_stops_the_run(make_task: Callable[[dict[str, str]], Pat
         }
     )
     task = load_task(root, ["proposer.kind='mutate'", "guard.enabled=false"])
-    with pytest.raises(EvaluationError, match="evaluator is broken"):
+    with pytest.raises(TaskError, match="evaluator is broken"):
         _engine(task, f"sqlite:///{tmp_path}/s.db").run()
     # The failure itself is stored, with its reason.
     archive = open_archive(f"sqlite:///{tmp_path}/s.db")

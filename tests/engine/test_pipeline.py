@@ -16,7 +16,7 @@ import pytest
 from godel.archive import Archive, open_archive
 from godel.candidate import Program, Status
 from godel.engine import MAX_INFRA_ERRORS, Engine, Worker, WorkerConfig
-from godel.errors import EvaluationError, SandboxError
+from godel.errors import SandboxError, TaskError
 from godel.executor.testing import EvaluationRequest, ScriptedExecutor, failed_evaluation, ok_evaluation
 from godel.guard import ConstitutionGate, Guard, GuardConfig, HackingDetector
 from godel.propose import SearchReplace
@@ -37,7 +37,10 @@ def _task(tmp_path: Path, iterations: int, *extra: str) -> Task:
             "evaluator.py": "def evaluate(path):\n    return {'combined_score': 0.0}\n",
         },
     )
-    return load_task(root, [f"run.iterations={iterations}", "guard.enabled=false", *extra])
+    # No noise measurement unless a test asks for one: these tests count evaluations.
+    return load_task(
+        root, [f"run.iterations={iterations}", "guard.enabled=false", "run.noise_samples=0", *extra]
+    )
 
 
 def _x(program: Program) -> float:
@@ -156,7 +159,7 @@ def test_infrastructure_failures_leave_candidates_pending_and_stop_the_run(
 def test_a_seed_that_fails_stops_before_any_proposal(tmp_path: Path, archive: Archive) -> None:
     task = _task(tmp_path, 5)
     proposer = ScriptedProposer(respond=_raise_x)
-    with pytest.raises(EvaluationError, match="seed program fails"):
+    with pytest.raises(TaskError, match="seed program fails"):
         _engine(task, archive, proposer, ScriptedExecutor.sequence([failed_evaluation("no")])).run()
     assert proposer.contexts == []
 

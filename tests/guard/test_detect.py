@@ -115,13 +115,13 @@ def test_holdout_gap_and_rerun_with_a_real_sandbox(tmp_path: Path, archive: Arch
 
     honest = scored(1, HONEST)
     assert honest.score == 1.0
-    assert guard.detector.confirm(task, honest, ev) == []
+    assert guard.detector.confirm(task, honest, [], ev) == []
     overfit = scored(2, OVERFIT)
     assert overfit.score == 1.0  # the visible evaluator is fooled
     assert (
         guard.gate.check(task, task.program, overfit.program).decision == "allow"
     )  # and so are the static rules
-    flags = guard.detector.confirm(task, overfit, ev)
+    flags = guard.detector.confirm(task, overfit, [], ev)
     assert len(flags) == 1 and flags[0].startswith("holdout-gap:")
     kinds = [e.kind for e in archive.events(run.id)]
     assert kinds.count("holdout") == 2 and kinds.count("rerun") == 2

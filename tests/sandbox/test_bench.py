@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from godel.sandbox._bench import bench, format_table
+from godel.sandbox import bench, format_bench
 
 
 def test_bench_rows() -> None:
@@ -9,5 +9,5 @@ def test_bench_rows() -> None:
     assert zygote["available"] and zygote["p50_ms"] > 0 and zygote["evals_per_s"] > 0
     assert zygote["cpu_ms_per_eval"] > 0
     assert not missing["available"] and "unknown" in missing["error"]
-    table = format_table(rows)
+    table = format_bench(rows)
     assert "zygote" in table and "no-such-backend" in table

@@ -7,11 +7,14 @@ import signal
 import threading
 import time
 
+import pytest
+
 from godel.sandbox import FabricSandbox, Job, Limits, ZygoteSandbox
 
 SLEEP = "import time\ntime.sleep({s})\nimport os\nos.write(3, b'{tag}')\n"
 
 
+@pytest.mark.slow
 def test_later_stages_go_first_when_jobs_queue() -> None:
     box = FabricSandbox(ZygoteSandbox(1, "fork"), 1)
     done: list[str] = []
@@ -45,6 +48,7 @@ def test_later_stages_go_first_when_jobs_queue() -> None:
         box.close()
 
 
+@pytest.mark.slow
 def test_infrastructure_failure_is_retried() -> None:
     inner = ZygoteSandbox(1, "fork")
     box = FabricSandbox(inner, 1, backoff_seconds=0.05)

@@ -6,7 +6,6 @@ tests fail on purpose rather than skip. The first run compiles the module into t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,11 +51,6 @@ def test_result_through_open_fd3_and_job_files(box: WasmSandbox) -> None:
     res = run(box, code, files={"in/x.json": b'{"a": 1}'})
     assert res.ok, res.stderr
     assert res.result == b'{"a": 1}'
-
-
-def test_no_result_is_none(box: WasmSandbox) -> None:
-    res = run(box, "pass")
-    assert res.ok and res.result is None
 
 
 def test_syntax_error(box: WasmSandbox) -> None:
@@ -141,12 +135,6 @@ def test_write_to_stdlib_is_refused(box: WasmSandbox) -> None:
     assert res.termination == "error"
 
 
-def test_environment_holds_no_host_secrets(box: WasmSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GODEL_TEST_SECRET", "s3cr3t")
-    res = run(box, "import os; print(dict(os.environ))")
-    assert res.ok and "s3cr3t" not in res.stdout
-
-
 @pytest.mark.parametrize(
     "code",
     ["import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(('127.0.0.1', 22))",
@@ -173,21 +161,6 @@ def test_scratch_is_fresh_per_job(box: WasmSandbox) -> None:
     assert res.ok and res.stdout.strip() == "[]"
 
 
-def test_two_concurrent_runs(box: WasmSandbox) -> None:
-    results: list[SandboxResult] = []
-
-    def one(i: int) -> None:
-        results.append(run(box, f"import os\nfor _ in range(200000): pass\nos.write(3, b'{i}')"))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(r.result or b"" for r in results) == [b"0", b"1", b"2", b"3"]
-    assert all(r.ok for r in results)
-
-
 @pytest.mark.slow
 def test_server_survives_many_kills(box: WasmSandbox) -> None:
     for _ in range(3):
@@ -198,7 +171,7 @@ def test_server_survives_many_kills(box: WasmSandbox) -> None:
 
 def test_make_sandbox_by_name() -> None:
     from godel.config import SandboxConfig
-    from godel.sandbox._doctor import make_sandbox
+    from godel.sandbox import make_sandbox
 
     sandbox = make_sandbox(SandboxConfig(backend="wasm"), 1)
     try:

@@ -65,11 +65,6 @@ def test_failures_carry_a_reason(zygote: ZygoteSandbox, code: str, exit_code: in
     assert_no_leftovers(zygote)
 
 
-def test_exit_zero_and_no_result(zygote: ZygoteSandbox) -> None:
-    res = zygote.run(Job(code="import sys\nsys.exit(0)"))
-    assert res.ok and res.result is None and res.exit_code == 0
-
-
 def test_atexit_and_threads_finish(zygote: ZygoteSandbox) -> None:
     code = """
 import atexit, os, threading, time
@@ -101,25 +96,25 @@ def test_huge_source(zygote: ZygoteSandbox) -> None:
     assert res.result == b"200000"
 
 
-def test_parallel_runs_from_threads(zygote: ZygoteSandbox) -> None:
-    results: dict[int, bytes | None] = {}
-
-    def work(i: int) -> None:
-        res = zygote.run(Job(code=f"import os, time\ntime.sleep(0.05)\nos.write(3, b'{i}')"))
-        results[i] = res.result
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == {i: str(i).encode() for i in range(8)}
-
-
 def test_satisfies_protocol(zygote: ZygoteSandbox) -> None:
     assert isinstance(zygote, Sandbox)
     assert zygote.trusted is False
     assert zygote.name == "zygote"
+
+
+def test_two_sandboxes_in_one_process_keep_apart(zygote: ZygoteSandbox) -> None:
+    """Each slot has a uid of its own: closing one sandbox sweeps its own children, never another's."""
+    servers = zygote.server_pids
+    other = ZygoteSandbox(slots=2)
+    try:
+        assert not set(other.uids) & set(zygote.uids)
+        assert other.run(Job(code="pass")).ok
+    finally:
+        other.close()
+    for _ in range(8):
+        res = zygote.run(Job(code="import os; os.write(3, b'ok')"))
+        assert res.ok and res.result == b"ok", res.reason
+    assert zygote.server_pids == servers  # no server lost its prepared children and had to be restarted
 
 
 def test_close_removes_cgroups_and_processes() -> None:
@@ -221,6 +216,19 @@ def test_job_may_use_every_cpu(zygote: ZygoteSandbox) -> None:
     assert res.result == repr(sorted(os.sched_getaffinity(0))).encode()
 
 
+def test_job_keeps_its_parent_death_signal(box: ZygoteSandbox) -> None:
+    """Dropping to the slot's uid clears PR_SET_PDEATHSIG; the job must have it again, so it dies with the engine."""
+    code = (
+        "import ctypes, os\nsig = ctypes.c_int(-1)\n"
+        "ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)\n"  # PR_GET_PDEATHSIG
+        "os.write(3, str(sig.value).encode())\n"
+    )
+    res = box.run(Job(code=code))
+    assert res.ok, res.reason
+    assert res.result == b"9"  # SIGKILL
+
+
+@pytest.mark.slow
 def test_jobs_die_with_the_engine(tmp_path: Path) -> None:
     """SIGKILL of the engine process: its server and every job it was running end too."""
     import signal

@@ -12,46 +12,70 @@ run's parts is :mod:`godel.parts`' job, never a command's.
 
 from __future__ import annotations
 
+import importlib
 import sys
-
-import click
-import typer
-
-# isort: off
-from godel.cli import _run  # its commands come first in --help
-from godel.cli import _read
-
-# isort: on
-from godel.cli._app import app
-from godel.cli._common import err, open_existing
-from godel.errors import GodelError
-from godel.redact import redact
+from typing import Any
 
 __all__ = ["app", "main"]
 
-_COMMAND_MODULES = (_run, _read)  # imported for the commands they add to ``app``
+# Imported by main(), not here: the console script imports this package first, and a Ctrl-C that lands while the
+# commands load must still end with exit code 130 and one line, not a traceback.
+_COMMAND_MODULES = ("_run", "_read")  # in this order: the run commands come first in --help
+_EXTENSIONS = ("_guard", "_sandbox", "_events", "_dashboard")  # register(app[, open_archive]) functions
 
 
-def _register_extensions() -> None:
-    """Commands written as ``register(app, open_archive)`` functions (so tests can mount them on an app of their
-    own)."""
-    from godel.cli._dashboard import register as register_dashboard
-    from godel.cli._events import register as register_events
-    from godel.cli._guard import register as register_guard
-    from godel.sandbox._cli import register as register_sandbox
+_loaded: list[Any] = []
 
-    register_guard(app, open_existing)
-    register_sandbox(app)
-    register_events(app, open_existing)
-    register_dashboard(app, open_existing)
+
+def _load() -> Any:
+    """The Typer app with every command on it (registered once)."""
+    if _loaded:
+        return _loaded[0]
+    from godel.cli._app import app
+    from godel.cli._common import open_existing
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"godel.cli.{name}")
+    for name in _EXTENSIONS:
+        register = importlib.import_module(f"godel.cli.{name}").register
+        if name == "_sandbox":
+            register(app)
+        else:
+            register(app, open_existing)
+    _loaded.append(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``godel.cli.app``: the app with its commands (for tools that want the Click/Typer object).
+    if name == "app":
+        return _load()
+    raise AttributeError(f"module 'godel.cli' has no attribute {name!r}")
 
 
 def main() -> None:
-    _register_extensions()
+    try:
+        _main()
+    except KeyboardInterrupt:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+
+
+def _main() -> None:
+    import click
+    import typer
+    from rich.markup import escape
+
+    from godel.cli._common import err
+    from godel.errors import GodelError
+    from godel.redact import redact
+
+    app = _load()
     try:
         code = app(standalone_mode=False)
     except GodelError as exc:
-        err.print(f"[red]error:[/] {redact(str(exc))}", markup=True, highlight=False)
+        # The message is the user's text as much as ours (paths, config keys like [run]): never read as markup.
+        err.print(f"[red]error:[/] {escape(redact(str(exc)))}", markup=True, highlight=False)
         sys.exit(2 if exc.user_error else 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -72,10 +72,17 @@ def fmt(score: float | None) -> str:
     return "—" if score is None else f"{score:.6g}"
 
 
-def get_candidate(archive: Archive, cid: str) -> Candidate:
+def get_candidate(archive: Archive, cid: str, storage: str | None) -> Candidate:
+    """The candidate ``cid`` names; an unknown one is an error whose hint repeats the user's ``--storage``."""
+    where = f" --storage {storage}" if storage else ""
     if not cid.isdigit():
-        raise UnknownCandidate(f"candidate id must be a number, got {cid!r}")
-    return archive.get_candidate(int(cid))
+        raise UnknownCandidate(
+            f"candidate id must be a number, got {cid!r}", hint=f"`godel list{where}` lists candidate ids"
+        )
+    try:
+        return archive.get_candidate(int(cid))
+    except UnknownCandidate as exc:
+        raise UnknownCandidate(exc.message, hint=f"`godel list{where}` lists candidate ids") from exc
 
 
 def candidate_doc(c: Candidate) -> dict[str, Any]:

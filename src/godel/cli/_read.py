@@ -1,4 +1,5 @@
-"""The read commands: ``godel status | best | show | lineage``, and the archive check of ``godel doctor --archive``."""
+"""The read commands: ``godel status | list | best | show | lineage``, and the archive check of ``godel doctor
+--archive``."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from godel.cli._common import (
     pick_run,
 )
 from godel.cli._guard import report_trail, trusted_keys
-from godel.errors import GodelError
+from godel.errors import GodelError, UsageError
 from godel.guard import check_archive, read_log
+from godel.noise import Noise
 from godel.redact import redact
 
 __all__ = ["archive_doctor"]
@@ -62,6 +64,7 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
             "cost": totals.cost,
             "seed_score": seed[0].score if seed else None,
             "best": best.summary() if best else None,
+            "noise": info.meta.get("noise"),
             "recent_failures": failures,
         }
     finally:
@@ -71,13 +74,74 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
         return
     out.print(f"archive {doc['storage']}: {len(doc['runs'])} run(s)")
     out.print(f"run [bold]{info.name}[/] (id {info.id}, task {info.task}, {info.status})")
-    out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    proposals = max(0, totals.total - 1)
+    out.print(f"  {proposals} proposals + seed: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     out.print(
         f"  seed score {fmt(doc['seed_score'])}; best {fmt(best.score if best else None)}"
         + (f" (candidate {best.id})" if best else "")
     )
+    if isinstance(doc["noise"], dict):
+        out.print(f"  evaluator noise: {Noise.from_dict(doc['noise']).describe()}")
     for f in failures:
         out.print(redact(f"  #{f['id']} {f['stage']}: {f['reason']}"[:160]))
+
+
+@app.command("list")
+def list_(
+    storage: StorageOpt = None,
+    run: RunOpt = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="only candidates with this status: ok | failed | rejected | pending | awaiting_approval"
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, the latest")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The candidates of a run, latest last: id, iteration, status, score, proposer and why it failed."""
+    wanted: Status | None = None
+    if status is not None:
+        try:
+            wanted = Status(status)
+        except ValueError:
+            raise UsageError(
+                f"--status {status!r} is not a candidate status",
+                hint="use one of " + ", ".join(s.value for s in Status),
+            ) from None
+    archive = open_existing(storage)
+    try:
+        info = pick_run(archive, run)
+        total = archive.count(info.id, wanted)
+        cands = archive.candidates(info.id, status=wanted, offset=max(0, total - limit), limit=limit)
+    finally:
+        archive.close()
+    rows = [
+        {
+            "id": c.id,
+            "iteration": c.iteration,
+            "parent_id": c.parent_id,
+            "status": c.status.value,
+            "score": c.score,
+            "proposer": c.proposer,
+            "flags": list(c.flags),
+            "reason": c.reason,
+        }
+        for c in cands
+    ]
+    if as_json:
+        emit_json({"run": info.name, "total": total, "candidates": rows})
+        return
+    out.print(
+        f"run {info.name}: {len(rows)} of {total} candidate(s)" + (f" with status {status}" if status else "")
+    )
+    for c in cands:
+        line = f"  #{c.id:<6} it {c.iteration:<5} {c.status.value:<17} {fmt(c.score):>10}  {c.proposer}"
+        if c.flags:
+            line += f"  flagged: {'; '.join(c.flags)}"
+        elif c.reason:
+            line += f"  {c.reason}"
+        out.print(redact(line)[:200], markup=False, highlight=False)
 
 
 @app.command()
@@ -128,7 +192,7 @@ def show(
     """One candidate: code, diff against its parent, metrics, verdict, errors."""
     archive = open_existing(storage)
     try:
-        cand = get_candidate(archive, candidate_id)
+        cand = get_candidate(archive, candidate_id, storage)
         parent = archive.get_candidate(cand.parent_id) if cand.parent_id is not None else None
     finally:
         archive.close()
@@ -173,7 +237,7 @@ def lineage(
     """The chain of ancestors from the seed to a candidate, with scores."""
     archive = open_existing(storage)
     try:
-        chain = archive.lineage(get_candidate(archive, candidate_id).id or 0)
+        chain = archive.lineage(get_candidate(archive, candidate_id, storage).id or 0)
     finally:
         archive.close()
     docs = [c.summary() for c in chain]

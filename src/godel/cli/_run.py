@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -9,13 +11,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 from godel.candidate import Program
 from godel.cli._app import app
 from godel.cli._common import JsonOpt, StorageOpt, candidate_doc, emit_json, err, fmt, out
 from godel.engine import WorkerConfig
 from godel.errors import GodelError
+from godel.noise import Noise
 from godel.parts import Parts, build_parts, storage_url
 from godel.progress import Progress, RunSummary
 from godel.redact import redact
@@ -40,47 +43,75 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create")]) ->
 # -- evolve -------------------------------------------------------------------------------------------------------
 
 
-class _Display:
-    """Live progress: iteration, best score, valid-proposal rate, evaluations/s."""
+def _progress_lines(p: Progress, width: int) -> list[str]:
+    """What the progress display says, as short lines that fit ``width`` columns (80 at least is assumed)."""
+    elapsed = time.monotonic() - p.started
+    rate = p.done / elapsed if elapsed > 0 else 0.0
+    eta = f", ETA {(p.total - p.done) / rate:.0f} s" if rate > 0 and p.done < p.total else ""
+    lines = [
+        f"{p.run_name}: proposal {p.done}/{p.total}, best {fmt(p.best_score)} (seed {fmt(p.seed_score)})",
+        f"ok {p.ok}, failed {p.failed}, rejected {p.rejected}"
+        + (f", awaiting {p.awaiting}" if p.awaiting else "")
+        + f"; {rate:.2f} proposals/s{eta}",
+    ]
+    if p.last_reason:
+        lines.append(f"last failure: {redact(p.last_reason)}")
+    return [line if len(line) <= width else line[: max(10, width - 1)] + "…" for line in lines]
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+
+class _Display:
+    """Progress while a run goes: a live panel on a terminal; on anything else (a file, a pipe) one plain line at a
+    steady interval (``GODEL_PROGRESS_SECONDS``, default 10), so a redirected run is never silent."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
         self.live: Live | None = None
         self._last = 0.0
+        self._interval = float(os.environ.get("GODEL_PROGRESS_SECONDS", "10") or 10)
+        self._latest: Progress | None = None
+        self._last_done = -1  # the last count printed as a plain line
 
     def __enter__(self) -> _Display:
-        if self.enabled:
+        if self.quiet:
+            return self
+        if err.is_terminal:
             self.live = Live(self._render(None), console=err, refresh_per_second=4, transient=False)
             self.live.__enter__()
+        else:
+            self._plain("godel: evaluating the seed program (and measuring the evaluator's noise)...")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
             self.live.__exit__(None, None, None)
+        elif not self.quiet and self._latest is not None and self._latest.done != self._last_done:
+            self._plain("; ".join(_progress_lines(self._latest, 10_000)[:2]))
 
-    def _render(self, p: Progress | None) -> Table:
-        t = Table.grid(padding=(0, 2))
+    def _render(self, p: Progress | None) -> Text:
         if p is None:
-            t.add_row("[bold]godel[/] evaluating the seed program...")
-            return t
-        t.add_row(
-            f"[bold]{p.run_name}[/]",
-            f"iteration {p.iteration}/{p.total}",
-            f"best {fmt(p.best_score)} (seed {fmt(p.seed_score)})",
-            f"valid {p.valid_rate:.0%}",
-            f"{p.evals_per_second:.1f} eval/s",
-            f"ok {p.ok} failed {p.failed} rejected {p.rejected}"
-            + (f" awaiting {p.awaiting}" if p.awaiting else ""),
-        )
-        if p.last_reason:
-            t.add_row("[dim]last failure[/]", f"[dim]{redact(p.last_reason)[:100]}[/]")
-        return t
+            return Text("godel: evaluating the seed program (and measuring the evaluator's noise)...")
+        width = max(40, err.size.width - 1)
+        text = Text()
+        for i, line in enumerate(_progress_lines(p, width)):
+            text.append(("\n" if i else "") + line, style="dim" if line.startswith("last failure") else "")
+        text.no_wrap = True
+        return text
+
+    def _plain(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
     def update(self, p: Progress) -> None:
+        self._latest = p
         now = time.monotonic()
-        if self.live is not None and (now - self._last > 0.1 or p.done == p.total):
+        if self.live is not None:
+            if now - self._last > 0.1 or p.done == p.total:
+                self._last = now
+                self.live.update(self._render(p))
+        elif not self.quiet and (now - self._last >= self._interval or p.done == p.total):
             self._last = now
-            self.live.update(self._render(p))
+            self._last_done = p.done
+            self._plain("; ".join(_progress_lines(p, 10_000)[:2]))
 
 
 def _overrides(
@@ -140,7 +171,7 @@ def evolve(
         _overrides(iterations, seed, parallel, proposer, selector, sandbox, allow_unsafe),
     )
     parts = _built(task, storage, executor, ray_address)
-    display = _Display(enabled=not as_json and err.is_terminal)
+    display = _Display(quiet=as_json)
     with parts:
         engine = parts.engine(on_progress=display.update)
         try:
@@ -149,16 +180,29 @@ def evolve(
         except KeyboardInterrupt:
             err.print("\ninterrupted: everything evaluated so far is stored; continue with --resume")
             raise typer.Exit(130) from None
-    _print_summary(summary, as_json, storage_url(storage, task.config))
+    url = storage_url(storage, task.config)
+    _print_summary(summary, as_json, url)
+    if summary.stopped == "model endpoint":
+        err.print(
+            f"stopped: the model endpoint was unreachable ({summary.reason}); nothing was lost — check "
+            "[[llm.models]] and the server, then continue with --resume",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(1)
     if summary.stopped == "infrastructure":
         err.print(
-            f"[red]stopped: evaluations could not run ({summary.progress.last_reason}); "
-            "nothing was lost — continue with --resume once `godel doctor` is happy[/]"
+            f"stopped: evaluations could not run ({summary.reason or summary.progress.last_reason}); nothing was "
+            "lost — continue with --resume once `godel doctor` is happy",
+            style="red",
+            markup=False,
         )
         raise typer.Exit(1)
     if summary.progress.proposals > 0 and summary.progress.ok == 0:
         err.print(
-            "[red]no proposal produced a valid, evaluated candidate: check `godel status` for the reasons[/]"
+            f"no proposal produced a valid, evaluated candidate: `godel list --storage {url}` shows why each failed",
+            style="red",
+            markup=False,
         )
         raise typer.Exit(1)
 
@@ -233,13 +277,17 @@ def _print_summary(summary: RunSummary, as_json: bool, url: str) -> None:
     p = summary.progress
     out.print(
         f"run [bold]{summary.run_name}[/] (id {summary.run_id}) stopped on {summary.stopped}: "
-        f"{p.done} candidates, {p.ok} ok, {p.failed} failed, {p.rejected} rejected"
+        f"{p.done} proposals + seed — {p.ok} ok, {p.failed} failed, {p.rejected} rejected"
         + (f", {p.awaiting} awaiting approval" if p.awaiting else "")
     )
+    failed_evaluation = p.valid_proposals - p.ok - p.rejected - p.awaiting
     out.print(
         f"best score {fmt(doc['best_score'])} (candidate {doc['best_id']}) vs seed {fmt(doc['seed_score'])}; "
-        f"valid proposals {p.valid_rate:.0%}; {p.evals_per_second:.1f} evaluations/s"
+        f"{p.valid_proposals} of {p.proposals} proposals produced a program "
+        f"({max(0, failed_evaluation)} of those failed evaluation); {p.evals_per_second:.1f} evaluations/s"
     )
+    if summary.noise:
+        out.print(f"evaluator noise: {Noise.from_dict(summary.noise).describe()}")
     out.print(f"see: godel best --storage {url}   godel status --storage {url}")
 
 

@@ -22,6 +22,7 @@ from godel.config._run import (
     RunConfig,
     SelectorConfig,
     TaskConfig,
+    noise_samples,
 )
 from godel.config._sandbox import SandboxConfig
 
@@ -41,5 +42,6 @@ __all__ = [
     "apply_overrides",
     "find_config_file",
     "load_config",
+    "noise_samples",
     "reference_markdown",
 ]

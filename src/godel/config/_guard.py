@@ -40,7 +40,21 @@ class GuardConfig(Strict):
     gap_threshold: float = Field(
         0.1, ge=0, description="flag when visible - hold-out score exceeds this (relative to |visible| if >1)"
     )
-    k_sigma: float = Field(4.0, gt=0, description="score-jump alarm: flag a gain above k standard deviations")
+    gap_sigma: float = Field(
+        4.0,
+        gt=0,
+        description="and only when the gap grew by this many standard deviations of the measured noise",
+    )
+    k_sigma: float = Field(
+        4.0,
+        gt=0,
+        description="score-jump alarm: flag a gain above k standard deviations of the recent scores",
+    )
+    jump_noise_sigma: float = Field(
+        4.0,
+        gt=0,
+        description="and only a gain this many standard deviations of the measured noise above the parent",
+    )
     jump_min_history: int = Field(5, ge=2, description="scores needed before the score-jump alarm arms")
     jump_window: int = Field(50, ge=2, description="recent scores the score-jump alarm looks at")
     jump_min_delta: float = Field(
@@ -53,7 +67,14 @@ class GuardConfig(Strict):
     rerun: bool = Field(
         True, description="re-evaluate suspicious winners and flag scores that do not reproduce"
     )
-    rerun_tolerance: float = Field(1e-6, ge=0, description="absolute score difference a re-run may show")
+    rerun_sigma: float = Field(
+        4.0, gt=0, description="a re-run may differ by this many standard deviations of the measured noise"
+    )
+    rerun_tolerance: float = Field(
+        1e-6,
+        ge=0,
+        description="difference a re-run may show when the evaluator is exact or no noise was measured",
+    )
     max_diff_lines: int = Field(2000, ge=1, description="hard cap on a proposal's diff size (deny above)")
     approval_timeout_seconds: float | None = Field(
         None, gt=0, description="overrides the constitution's approval timeout"

@@ -100,12 +100,28 @@ def load_config(
         if path is not None:
             data = _read_file(path)
             source = str(path)
+    # The file alone first, so that what is wrong in it is blamed on it, and what the command line adds on that.
+    _validate(data, source)
+    given = bool(overrides) or any(
+        isinstance(v, Mapping) and any(x is not None for x in v.values()) for v in (extra or {}).values()
+    )
     data = apply_overrides(data, overrides)
     for section, values in (extra or {}).items():
         if isinstance(values, Mapping):
             merged = dict(data.get(section, {}))
             merged.update({k: v for k, v in values.items() if v is not None})
             data[section] = merged
+    return _validate(data, "the command line (--set and options)" if given else source)
+
+
+def _validate(data: Mapping[str, Any], source: str) -> Config:
+    for section, value in data.items():
+        if section in Config.model_fields and not isinstance(value, Mapping):
+            raise ConfigError(
+                f"invalid configuration in {source}: [{section}] must be a table of settings, "
+                f"got {type(value).__name__} {value!r}"[:300],
+                hint=f"write it as a section: [{section}] followed by key = value lines (`godel init` shows one)",
+            )
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

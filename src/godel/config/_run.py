@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import Field, field_validator, model_validator
 
 from godel.config._guard import GuardConfig
 from godel.config._llm import LLMConfig
@@ -18,6 +19,7 @@ __all__ = [
     "RunConfig",
     "SelectorConfig",
     "TaskConfig",
+    "noise_samples",
 ]
 
 
@@ -30,8 +32,25 @@ class TaskConfig(Strict):
     )
     evaluator: str = Field("evaluator.py", description="file with evaluate(program_path) -> dict")
     fixed: tuple[str, ...] = Field((), description="files of a folder program that must not change")
-    metric: str = Field("combined_score", description="the fitness key (mean of all metrics when absent)")
+    metric: str = Field(
+        "combined_score",
+        description="the fitness key (when absent: the mean of all metrics, and godel says so)",
+    )
     maximize: bool = Field(True, description="false: lower metric is better")
+    requires: tuple[str, ...] = Field(
+        (),
+        description='packages the evaluator needs, e.g. ["scipy>=1.10"]; checked at start, with requirements.txt',
+    )
+
+    @field_validator("requires")
+    @classmethod
+    def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                Requirement(item)
+            except InvalidRequirement as exc:
+                raise ValueError(f"{item!r} is not a requirement like 'scipy>=1.10': {exc}") from exc
+        return value
 
 
 class RunConfig(Strict):
@@ -46,6 +65,25 @@ class RunConfig(Strict):
     proposals_in_flight: int | None = Field(
         None, ge=1, description="N proposals (model calls) at once, at most `parallel`; default: parallel"
     )
+    noise_samples: int | None = Field(
+        None,
+        ge=0,
+        le=50,
+        description="extra evaluations of the seed at the start that measure the evaluator's noise; "
+        "default: from the budget (iterations // 10, between 2 and 5); 0: none (every difference counts)",
+    )
+    acceptance_sigma: float = Field(
+        2.0, gt=0, description="a candidate becomes best only this many standard errors above the best"
+    )
+    acceptance_threshold: float = Field(
+        0.0, ge=0, description="and only with at least this relative gain over the best (0.01: 1%)"
+    )
+    race_evaluations: int = Field(
+        4,
+        ge=0,
+        le=100,
+        description="extra evaluations a near-tie may spend (both sides, side by side) to decide",
+    )
     reject_duplicates: bool = Field(
         True, description="reject a proposal whose code equals an earlier candidate's"
     )
@@ -59,6 +97,13 @@ class RunConfig(Strict):
     ray_address: str | None = Field(
         None, description="Ray cluster to join (auto, host:port); default: start a local one"
     )
+
+
+def noise_samples(run: RunConfig) -> int:
+    """How many extra evaluations of the seed measure the noise: the setting, else from the budget."""
+    if run.noise_samples is not None:
+        return run.noise_samples
+    return max(2, min(5, run.iterations // 10))
 
 
 class SelectorConfig(Strict):

@@ -3,6 +3,9 @@
 Large runs: candidate rows (a few numbers each) are loaded once into a snapshot and reused until the archive
 changes (candidate count or newest event), so one page view costs a few indexed queries; the lineage is cut to the
 best candidates' subtree plus a per-generation aggregate; every list is paginated. Everything returned is redacted.
+
+One module (over 500 lines) because it is one thing: :class:`ArchiveView`, whose views all read one cached snapshot
+under one lock per run; split, the views would share that cache through a back door.
 """
 
 from __future__ import annotations

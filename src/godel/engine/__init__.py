@@ -8,11 +8,11 @@
 A new kind of run is a new :class:`Stages` for the same pipeline (and a ledger where storage differs).
 """
 
+from godel.engine._accept import Acceptance, Decision, Incumbent
 from godel.engine._local import Engine, budget_spent
 from godel.engine._pipeline import (
     MAX_INFRA_ERRORS,
     Health,
-    Incumbent,
     Pipeline,
     Precheck,
     Stages,
@@ -26,9 +26,11 @@ from godel.progress import Progress, RunSummary
 
 __all__ = [
     "MAX_INFRA_ERRORS",
+    "Acceptance",
     "BudgetSpent",
     "CandidateCache",
     "ClaimLedger",
+    "Decision",
     "Engine",
     "EventLog",
     "Health",

@@ -17,9 +17,11 @@ from typing import Any
 
 from godel.archive import Archive, CandidateRow, RunInfo
 from godel.candidate import Candidate, Program, Proposal, Status
-from godel.engine._pipeline import Incumbent, Pipeline, Stages, Ticket, iteration_rng
+from godel.config import noise_samples
+from godel.engine._pipeline import Pipeline, Stages, Ticket, iteration_rng
 from godel.engine._store import CandidateCache, EventLog, LocalLedger
-from godel.errors import EvaluationError, GodelError, SandboxError
+from godel.errors import GodelError, SandboxError, TaskError
+from godel.evaluate import limit_hint
 from godel.executor import Executor, LocalExecutor
 from godel.guard import Guard
 from godel.progress import Progress, RunSummary
@@ -29,7 +31,7 @@ from godel.select import Selector
 from godel.task import Task
 from godel.telemetry import Telemetry
 
-__all__ = ["Engine", "budget_spent", "default_executor", "seed_or_raise"]
+__all__ = ["Engine", "accepted_best", "budget_spent", "default_executor", "seed_or_raise"]
 
 _HOUSEKEEPING_SECONDS = 2.0
 
@@ -50,6 +52,8 @@ def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threa
         return "interrupted"
     if pipeline.health.down:
         return "infrastructure"
+    if pipeline.models.down:
+        return "model endpoint"
     if cfg.max_wall_seconds is not None and time.monotonic() - progress.started >= cfg.max_wall_seconds:
         return "wall time"
     if cfg.max_tokens is not None and progress.tokens >= cfg.max_tokens:
@@ -62,18 +66,33 @@ def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threa
 
 
 def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
-    """The seed must evaluate OK: a run cannot improve on a program that fails its own evaluation."""
+    """The seed must evaluate OK: a run cannot improve on a program that fails its own evaluation. A run whose seed
+    could not be evaluated is stopped, one whose seed failed is failed, so neither stays "running"."""
     if seed.status == Status.PENDING:
+        pipeline.archive.update_run(
+            seed.run_id, status="stopped", meta={"stopped": "infrastructure", "reason": pipeline.health.last}
+        )
         raise SandboxError(
             f"cannot evaluate the seed program: {pipeline.health.last}",
             hint="`godel doctor` checks the sandbox; then continue with --resume",
         )
     if seed.status != Status.OK:
-        raise EvaluationError(
+        pipeline.archive.update_run(
+            seed.run_id, status="failed", meta={"stopped": "seed failed", "reason": seed.reason}
+        )
+        raise TaskError(
             f"the seed program fails its own evaluation: {seed.reason}",
-            hint=f"fix {task.program_path} or {task.evaluator_path}; `godel show {seed.id}` has details",
+            hint=limit_hint(seed.evaluation)
+            or f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
+            f"again); `godel show {seed.id} --storage {pipeline.archive.url}` has details",
         )
     return seed
+
+
+def accepted_best(pipeline: Pipeline) -> Candidate | None:
+    """The run's accepted best as the archive now holds it."""
+    cid = pipeline.acceptance.incumbent.id
+    return pipeline.archive.get_candidate(cid) if cid is not None else None
 
 
 class _View:
@@ -230,6 +249,7 @@ class Engine:
             events=EventLog(self.archive, self.telemetry, self.on_event),
             cache=CandidateCache(self.archive),
             proposals_in_flight=min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel),
+            run_id=run.id,
         )
 
     def run_existing(self, run: RunInfo) -> RunSummary:
@@ -248,8 +268,11 @@ class Engine:
         pipeline = self.pipeline(run)
         rows = {r.iteration: r for r in self.archive.rows(run.id)}
         seed_row = rows.get(0)
-        seed = pipeline.seed(run.id, pipeline.cache.get(seed_row.id) if seed_row is not None else None)
-        seed = seed_or_raise(pipeline, seed, self.task)
+        stored = pipeline.cache.get(seed_row.id) if seed_row is not None else None
+        seed = seed_or_raise(
+            pipeline, pipeline.seed(run.id, stored, noise_samples(self.task.config.run)), self.task
+        )
+        pipeline.resume_acceptance(self.archive.get_run(run.id).meta, seed)
         nxt = max(rows, default=0) + 1
         results: list[tuple[str, Candidate]] = []
         for label, program in programs:
@@ -273,6 +296,9 @@ class _LocalRun:
 
     def account(self, cand: Candidate) -> None:
         self.progress.count(cand, self.pipeline.health.last)
+        self.progress.model_errors = self.pipeline.models.total
+        best = self.pipeline.acceptance.incumbent
+        self.progress.show_best(best.score, best.id)
         self.engine.telemetry.candidate(cand)
         self.engine.telemetry.progress(self.progress)
         if self.engine.on_progress is not None:
@@ -281,14 +307,16 @@ class _LocalRun:
     def run(self) -> RunSummary:
         engine, pipeline, progress, run = self.engine, self.pipeline, self.progress, self.run_info
         seed_row = self.stored.get(0)
-        seed = pipeline.seed(run.id, pipeline.cache.get(seed_row.id) if seed_row is not None else None)
-        seed = seed_or_raise(pipeline, seed, self.task)
+        stored = pipeline.cache.get(seed_row.id) if seed_row is not None else None
+        seed = seed_or_raise(
+            pipeline, pipeline.seed(run.id, stored, noise_samples(self.task.config.run)), self.task
+        )
         progress.seed_score = seed.score
-        best = engine.archive.best(run.id)
-        pipeline.incumbent = Incumbent(best.score if best is not None else None)
+        pipeline.resume_acceptance(engine.archive.get_run(run.id).meta, seed)
+        best = pipeline.acceptance.incumbent
+        progress.show_best(best.score, best.id)
         view = _View(engine.selector_factory())
         view.observe(seed)
-        progress.offer_best(seed)
         stopped = "iterations"
         flight = _Flight(ThreadPoolExecutor(max_workers=engine.window, thread_name_prefix="godel-worker"))
         try:
@@ -300,11 +328,26 @@ class _LocalRun:
         finally:
             flight.pool.shutdown(wait=True, cancel_futures=True)
             status = "finished" if stopped in ("iterations", "wall time", "tokens", "cost") else "stopped"
-            engine.archive.update_run(run.id, status=status, meta={"stopped": stopped})
+            meta: dict[str, Any] = {"stopped": stopped}
+            if stopped == "infrastructure":
+                meta["reason"] = pipeline.health.describe()
+            elif stopped == "model endpoint":
+                meta["reason"] = pipeline.models.describe()
+            engine.archive.update_run(run.id, status=status, meta=meta)
             pipeline.events.emit(run.id, "run_end", {"stopped": stopped, "done": progress.done})
         if engine._stop.is_set() and stopped == "iterations":
             stopped = "interrupted"
-        return RunSummary(run.id, run.name, stopped, progress, engine.archive.best(run.id), seed)
+        health = {"infrastructure": pipeline.health, "model endpoint": pipeline.models}.get(stopped)
+        return RunSummary(
+            run.id,
+            run.name,
+            stopped,
+            progress,
+            accepted_best(pipeline),
+            seed,
+            pipeline.acceptance.noise.to_dict(),
+            health.describe() if health is not None else "",
+        )
 
     def _loop(self, view: _View, flight: _Flight) -> str:
         engine, pipeline = self.engine, self.pipeline
@@ -326,7 +369,6 @@ class _LocalRun:
                 cand = flight.take(observed, self.account) or self._stored(observed)
                 if cand is not None:
                     view.observe(cand)
-                    self.progress.offer_best(cand)  # stored by an earlier session: observed, never accounted
             row = self.stored.get(i)
             if row is not None and (row.status.terminal or row.status == Status.AWAITING_APPROVAL):
                 continue  # stored result from an earlier session: never evaluated twice

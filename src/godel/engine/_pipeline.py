@@ -22,16 +22,18 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from godel.archive import Archive
 from godel.candidate import Candidate, Evaluation, Program, Proposal, Status, unified_diff
+from godel.engine._accept import Acceptance, Decision, Incumbent, samples_of
 from godel.engine._store import CandidateCache, EventLog, Ledger
-from godel.errors import GodelError, SandboxError
+from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import Evaluates
 from godel.guard import Guard, Verdict
+from godel.noise import Noise, Samples
 from godel.propose import Outcome, ProposalContext, Proposer
 from godel.redact import redact, redact_obj
 from godel.task import Task
@@ -40,7 +42,6 @@ from godel.telemetry import span
 __all__ = [
     "MAX_INFRA_ERRORS",
     "Health",
-    "Incumbent",
     "Pipeline",
     "Precheck",
     "Stages",
@@ -93,43 +94,40 @@ class Ticket:
 
 
 class Health:
-    """Consecutive evaluations the infrastructure could not run; shared by the evaluation threads."""
+    """Consecutive failures of a piece of infrastructure (the sandbox, the model endpoint): how many, since when,
+    the last reason. Shared by the threads that use it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.consecutive = 0
+        self.total = 0
         self.last = ""
+        self.first = ""  # the reason that began the current run of failures (later ones may only echo it)
+        self.since: float | None = None  # when the current run of failures began (monotonic)
 
     def failure(self, reason: str) -> None:
         with self._lock:
+            if self.consecutive == 0:
+                self.since = time.monotonic()
+                self.first = reason
             self.consecutive += 1
+            self.total += 1
             self.last = reason
 
     def success(self) -> None:
         with self._lock:
             self.consecutive = 0
+            self.since = None
+
+    def describe(self) -> str:
+        """How long and how many calls the current run of failures has lasted, and its last reason."""
+        seconds = time.monotonic() - self.since if self.since is not None else 0.0
+        last = f"; last: {self.last}" if self.last != self.first else ""
+        return f"{self.consecutive} calls in a row over {seconds:.0f} s failed; first: {self.first}{last}"
 
     @property
     def down(self) -> bool:
         return self.consecutive >= MAX_INFRA_ERRORS
-
-
-class Incumbent:
-    """The best unflagged score the review stage has let through, deciding which candidates get the expensive
-    confirmation checks; shared by the evaluation threads."""
-
-    def __init__(self, score: float | None = None) -> None:
-        self._lock = threading.Lock()
-        self.score = score
-
-    def beaten_by(self, score: float) -> bool:
-        with self._lock:
-            return self.score is None or score > self.score
-
-    def offer(self, score: float) -> None:
-        with self._lock:
-            if self.score is None or score > self.score:
-                self.score = score
 
 
 class Pipeline:
@@ -145,7 +143,7 @@ class Pipeline:
         events: EventLog,
         cache: CandidateCache,
         proposals_in_flight: int,
-        incumbent: Incumbent | None = None,
+        run_id: int,
     ) -> None:
         self.task = task
         self.archive = archive
@@ -153,8 +151,19 @@ class Pipeline:
         self.ledger = ledger
         self.events = events
         self.cache = cache
-        self.health = Health()
-        self.incumbent = incumbent or Incumbent()
+        self.health = Health()  # the sandbox / executor
+        self.models = Health()  # the model endpoints behind the proposer
+        cfg = task.config.run
+        self.acceptance = Acceptance(
+            stages.evaluator,
+            sigma=cfg.acceptance_sigma,
+            threshold=cfg.acceptance_threshold,
+            race_evaluations=cfg.race_evaluations,
+            emit=lambda kind, payload: events.emit(run_id, kind, payload),
+            record=lambda inc: archive.update_run(
+                run_id, meta={"best": _best_meta(inc, self.acceptance.noise)}
+            ),
+        )
         # N proposals in flight (model calls) within the M candidates in flight (evaluations).
         self._propose_slots = threading.BoundedSemaphore(proposals_in_flight)
 
@@ -180,6 +189,12 @@ class Pipeline:
                 proposal = proposer.propose(ctx, ticket.rng)
         except GodelError as exc:
             proposal = Proposal(program=None, proposer=proposer.name, error=str(exc))
+        # An endpoint that failed after its retries and failovers is infrastructure, not a bad proposal; a spent
+        # budget is neither (the budget check stops the run).
+        if proposal.meta.get("infra") and not proposal.meta.get("budget_exhausted"):
+            self.models.failure(proposal.error or "the model endpoint failed")
+        elif proposal.model is not None:
+            self.models.success()  # a model answered (whether or not its edit applied): the endpoint works
         return proposal, time.monotonic() - t0
 
     def submit(self, ticket: Ticket, proposal: Proposal, seconds: float) -> Candidate:
@@ -257,7 +272,8 @@ class Pipeline:
         timed = replace(cand, timings={**cand.timings, "evaluate": seconds})
         if ev is None:
             return timed
-        return self.admit(timed, ev, self.review(timed, ev))
+        flags, decision = self.review(timed, ev)
+        return self.admit(timed, ev, flags, decision)
 
     def evaluate(self, cand: Candidate) -> Evaluation | None:
         try:
@@ -280,11 +296,12 @@ class Pipeline:
             )
             return None
 
-    def review(self, cand: Candidate, ev: Evaluation) -> list[str]:
-        """Objective-hacking flags; a candidate that would become best also gets the detector's confirmation."""
-        guard = self.stages.guard
-        if guard is None or not ev.ok or ev.score is None:
-            return []
+    def review(self, cand: Candidate, ev: Evaluation) -> tuple[list[str], Decision | None]:
+        """Objective-hacking flags, and — for a candidate that could unseat the best — the acceptance decision
+        (raced against the best under the measured noise) and the detector's confirmation of a winner."""
+        if not ev.ok or ev.score is None:
+            return [], None
+        guard, noise = self.stages.guard, self.acceptance.noise
         scored = replace(
             cand,
             status=Status.OK,
@@ -293,14 +310,18 @@ class Pipeline:
             artifacts=redact_obj(dict(ev.artifacts)),
         )
         history = [self.cache.get(cand.parent_id)] if cand.parent_id is not None else []
-        flags = list(guard.detector.review(self.task, scored, history))
-        if cand.iteration > 0 and self.incumbent.beaten_by(ev.score):
-            flags.extend(guard.detector.confirm(self.task, scored, self.stages.evaluator))
-        if not flags:
-            self.incumbent.offer(ev.score)
-        return flags
+        flags = list(guard.detector.review(self.task, scored, history, noise)) if guard is not None else []
+        if flags or cand.iteration == 0 or not self.acceptance.contender(ev.score):
+            return flags, None
+        decision = self.acceptance.decide(scored, ev)
+        if decision.accepted and guard is not None:
+            winner = replace(scored, score=decision.samples.mean)
+            flags.extend(guard.detector.confirm(self.task, winner, history, self.stages.evaluator, noise))
+        return flags, decision
 
-    def admit(self, cand: Candidate, ev: Evaluation, flags: Sequence[str]) -> Candidate:
+    def admit(
+        self, cand: Candidate, ev: Evaluation, flags: Sequence[str], decision: Decision | None = None
+    ) -> Candidate:
         # Artifacts (candidate output, tracebacks) are redacted before they are stored, shown or fed back.
         outcome: dict[str, Any] = {
             "evaluation": {**cand.evaluation, **redact_obj(ev.to_dict())},
@@ -308,9 +329,17 @@ class Pipeline:
             "artifacts": redact_obj(dict(ev.artifacts)),
             "updated_at": time.time(),
         }
-        if ev.ok:
+        if ev.ok and ev.score is not None:
+            self._learn_noise(ev)
+            decided = decision or Decision.single(ev.score)
+            # The stored score is the mean of everything measured (racing included), with its spread beside it.
+            outcome["evaluation"]["noise"] = decided.to_dict(self.acceptance.noise)
             outcome.update(
-                status=Status.OK, score=ev.score, reason=None, failure_stage=None, flags=list(flags)
+                status=Status.OK,
+                score=decided.samples.mean,
+                reason=None,
+                failure_stage=None,
+                flags=list(flags),
             )
         else:
             outcome.update(status=Status.FAILED, score=None, reason=ev.reason, failure_stage="evaluate")
@@ -330,15 +359,22 @@ class Pipeline:
                 "reason": final.reason,
                 "seconds": final.timings.get("evaluate"),
                 "flags": final.flags,
+                "digest": final.program.digest(),
             },
         )
+        if decision is not None and decision.accepted and not final.flags:
+            self.acceptance.promote(final, decision)
         return final
 
     # -- the seed -----------------------------------------------------------------------------------------------------
 
-    def seed(self, run_id: int, stored: Candidate | None) -> Candidate:
-        """The run's seed (iteration 0), stored and evaluated first when it is not yet."""
-        if stored is not None and stored.status.terminal:
+    def seed(self, run_id: int, stored: Candidate | None, noise_samples: int = 0) -> Candidate:
+        """The run's seed (iteration 0), stored and evaluated first when it is not yet. A fresh evaluation of the seed
+        also measures the evaluator's noise: ``noise_samples`` more evaluations of the same program, whose spread
+        every later comparison is made in units of."""
+        if stored is not None and stored.status == Status.FAILED:
+            stored = self._seed_again(run_id, stored)
+        elif stored is not None and stored.status.terminal:
             return stored
         if stored is None:
             fresh = Candidate(
@@ -348,9 +384,65 @@ class Pipeline:
             self.cache.remember(fresh)
             self.events.emit(run_id, "proposal", {"candidate": fresh.id, "iteration": 0, "proposer": "seed"})
             stored = fresh
-        return self.finish(stored)
+        assert stored.id is not None
+        with self.ledger.holding(stored.id):
+            t0 = time.monotonic()
+            ev = self.evaluate(stored)
+            timed = replace(stored, timings={**stored.timings, "evaluate": round(time.monotonic() - t0, 6)})
+            if ev is None:
+                return timed
+            if not ev.ok or ev.score is None:
+                return self.admit(timed, ev, [])
+            values, metrics, failures = [ev.score], [dict(ev.metrics)], []
+            for i in range(noise_samples):
+                again = self.evaluate(replace(stored, id=stored.id))
+                if again is None:
+                    break  # the infrastructure is failing: measure with what there is
+                if again.ok and again.score is not None:
+                    values.append(again.score)
+                    metrics.append(dict(again.metrics))
+                else:
+                    failures.append(f"repeat {i + 1}: {again.reason}")
+        noise = Noise.from_runs(values, metrics)
+        self.acceptance.noise = noise
+        doc = {**noise.to_dict(), "samples": values, "failed_repeats": failures}
+        self.events.emit(run_id, "noise", doc)
+        self.archive.update_run(run_id, meta={"noise": noise.to_dict()})
+        return self.admit(timed, ev, [], Decision(False, Samples(tuple(values)), None, "the seed"))
+
+    def _seed_again(self, run_id: int, failed: Candidate) -> Candidate:
+        """A resumed run whose seed failed evaluates it again (the evaluator, its data or the machine may have been
+        fixed). The seed's code is part of the run, pinned by its digest in the audit trail: if the task's program
+        changed since, this run cannot take it, and a new run must."""
+        if failed.program.digest() != self.task.program.digest():
+            raise TaskError(
+                f"the seed of this run failed ({failed.reason}) and {self.task.program_path} has changed since; "
+                "a run's seed never changes",
+                hint="start a new run with the fixed program: the same command without --resume",
+            )
+        self.events.emit(run_id, "seed_again", {"candidate": failed.id, "previous_reason": failed.reason})
+        return replace(failed, status=Status.PENDING, reason=None, failure_stage=None, score=None)
+
+    def resume_acceptance(self, run_meta: Mapping[str, Any], seed: Candidate) -> None:
+        """Pick up the noise and the accepted best a run recorded (or start from the seed)."""
+        if isinstance(run_meta.get("noise"), Mapping):
+            self.acceptance.noise = Noise.from_dict(run_meta["noise"])
+        best = seed
+        recorded = run_meta.get("best")
+        if isinstance(recorded, Mapping) and isinstance(recorded.get("id"), int):
+            stored = self.cache.get(recorded["id"])
+            if stored.status == Status.OK and not stored.flags:
+                best = stored
+        self.acceptance.seat(Incumbent(best, samples_of(best)))
 
     # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def _learn_noise(self, ev: Evaluation) -> None:
+        """``evaluator.repeats`` runs each evaluation several times: their spread feeds the run's noise estimate."""
+        repeats = self.task.config.evaluator.repeats
+        std = ev.metrics.get(f"{self.task.config.task.metric}_std")
+        if repeats > 1 and std is not None:
+            self.acceptance.learn(std, repeats)
 
     def _evaluated(self, ev: Evaluation) -> Evaluation:
         self.health.success()
@@ -415,3 +507,9 @@ class Pipeline:
         ):
             gain = max(0.0, cand.score - parent.score)
         self.stages.proposer.report(Outcome(cand.proposer, cand.model, cand.status, gain, cand.cost))
+
+
+def _best_meta(inc: Incumbent, noise: Noise) -> dict[str, Any]:
+    if inc.candidate is None or inc.samples is None:
+        return {}
+    return {"id": inc.candidate.id, "iteration": inc.candidate.iteration, **inc.samples.to_dict(noise)}

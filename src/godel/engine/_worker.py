@@ -25,10 +25,11 @@ from dataclasses import dataclass, replace
 
 from godel.archive import Archive, RunInfo
 from godel.candidate import Candidate, Status
-from godel.engine._local import Engine, budget_spent, default_executor, seed_or_raise
-from godel.engine._pipeline import Incumbent, Pipeline, Stages, Ticket
+from godel.config import noise_samples
+from godel.engine._local import Engine, accepted_best, budget_spent, default_executor, seed_or_raise
+from godel.engine._pipeline import Pipeline, Stages, Ticket
 from godel.engine._store import CandidateCache, EventLog
-from godel.errors import ArchiveError, ArchiveUnavailable, EvaluationError, GodelError
+from godel.errors import ArchiveError, ArchiveUnavailable, GodelError, TaskError
 from godel.executor import Executor
 from godel.guard import Guard
 from godel.progress import Progress, RunSummary
@@ -177,6 +178,7 @@ class _WorkerRun:
             events=EventLog(worker.archive, worker.telemetry),
             cache=CandidateCache(worker.archive),
             proposals_in_flight=min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel),
+            run_id=run.id,
         )
         self.progress = Progress(run.id, run.name, total=cfg.iterations)
         self._lock = threading.Lock()  # the selector, the draw counter and the progress
@@ -191,7 +193,7 @@ class _WorkerRun:
     def work(self) -> RunSummary:
         run, worker = self.run_info, self.worker
         seed = self._seed()
-        self.pipeline.incumbent = Incumbent(seed.score)
+        self.pipeline.resume_acceptance(self.archive.get_run(run.id).meta, seed)
         self.pipeline.events.emit(run.id, "worker_start", {"worker": worker.worker_id})
         beat = threading.Thread(target=self._heartbeats, name="godel-heartbeat", daemon=True)
         beat.start()
@@ -212,14 +214,23 @@ class _WorkerRun:
             raise self._errors[0]
         if self.archive.count(run.id, Status.PENDING) == 0:
             self.archive.update_run(run.id, status="finished", meta={"stopped": "iterations"})
-        return RunSummary(run.id, run.name, "iterations", self.progress, self.archive.best(run.id), seed)
+        return RunSummary(
+            run.id,
+            run.name,
+            "iterations",
+            self.progress,
+            accepted_best(self.pipeline),
+            seed,
+            self.pipeline.acceptance.noise.to_dict(),
+        )
 
     def _seed(self) -> Candidate:
         run = self.run_info
         rows = {r.iteration: r for r in self.archive.rows(run.id)}
         if 0 not in rows:
             try:
-                return seed_or_raise(self.pipeline, self.pipeline.seed(run.id, None), self.worker.task)
+                fresh = self.pipeline.seed(run.id, None, noise_samples(self.worker.task.config.run))
+                return seed_or_raise(self.pipeline, fresh, self.worker.task)
             except ArchiveError:
                 pass  # another worker stored the seed first
         deadline = time.monotonic() + self.wconf.drain_timeout
@@ -228,7 +239,7 @@ class _WorkerRun:
             if row is not None and row.status.terminal:
                 seed = self.archive.get_candidate(row.id)
                 if seed.status != Status.OK:
-                    raise EvaluationError(f"the seed program fails its own evaluation: {seed.reason}")
+                    raise TaskError(f"the seed program fails its own evaluation: {seed.reason}")
                 return seed
             if row is not None and row.status == Status.PENDING:
                 taken = self.archive.reclaim(run.id, self.worker.worker_id, self.wconf.stale_after)
@@ -297,6 +308,9 @@ class _WorkerRun:
     def _count(self, cand: Candidate) -> None:
         with self._lock:
             self.progress.count(cand, self.pipeline.health.last)
+            self.progress.model_errors = self.pipeline.models.total
+            best = self.pipeline.acceptance.incumbent
+            self.progress.show_best(best.score, best.id)
             self.worker.telemetry.candidate(cand)
             self.worker.telemetry.progress(self.progress)
 

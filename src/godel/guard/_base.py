@@ -12,6 +12,7 @@ from godel.candidate import Candidate, Program, Proposal
 if TYPE_CHECKING:
     from godel.archive import Archive
     from godel.evaluate import Evaluates
+    from godel.noise import Noise
     from godel.task import Task
 
 __all__ = ["Decision", "Detector", "Gate", "Guard", "Verdict"]
@@ -62,12 +63,23 @@ class Detector(Protocol):
         """Attach to the run (where flags are recorded, what history the alarms compare against)."""
         ...
 
-    def review(self, task: Task, candidate: Candidate, history: Sequence[Candidate]) -> list[str]:
-        """Cheap checks on every evaluated candidate (``history`` holds its parent)."""
+    def review(
+        self, task: Task, candidate: Candidate, history: Sequence[Candidate], noise: Noise
+    ) -> list[str]:
+        """Cheap checks on every evaluated candidate (``history`` holds its parent); ``noise`` is the evaluator's
+        measured spread, the unit every score comparison is made in."""
         ...
 
-    def confirm(self, task: Task, candidate: Candidate, evaluator: Evaluates) -> list[str]:
-        """Expensive checks on a candidate about to become best; may evaluate it again through ``evaluator``."""
+    def confirm(
+        self,
+        task: Task,
+        candidate: Candidate,
+        history: Sequence[Candidate],
+        evaluator: Evaluates,
+        noise: Noise,
+    ) -> list[str]:
+        """Expensive checks on a candidate about to become best; may evaluate it (and its parent) again through
+        ``evaluator``."""
         ...
 
 

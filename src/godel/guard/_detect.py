@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from godel.candidate import Candidate, Status
 from godel.config import GuardConfig
 from godel.evaluate import Evaluates
+from godel.noise import Noise
 
 if TYPE_CHECKING:
     from godel.archive import Archive
@@ -31,6 +32,7 @@ class HackingDetector:
         self._lock = threading.Lock()
         self._scores: deque[float] = deque(maxlen=config.jump_window)
         self._baseline_gap: float | None = None
+        self._parent_holdout: dict[int, float | None] = {}  # parent id -> its hold-out score
         self._archive: Archive | None = None
         self._run_id: int | None = None
         self.gaps: list[dict[str, Any]] = []  # every hold-out comparison made in this process
@@ -45,16 +47,30 @@ class HackingDetector:
                 if math.isfinite(r.score):
                     self._scores.append(r.score)
 
-    def confirm(self, task: Task, candidate: Candidate, evaluator: Evaluates) -> list[str]:
-        """For a candidate about to become best: the hold-out gap and, if enabled, a re-run of the visible score."""
-        return self.holdout(task, candidate, evaluator)
+    def confirm(
+        self,
+        task: Task,
+        candidate: Candidate,
+        history: Sequence[Candidate],
+        evaluator: Evaluates,
+        noise: Noise = Noise(),
+    ) -> list[str]:
+        """For a candidate about to become best: the hold-out gap against its parent's, and (``guard.rerun``) a
+        re-run of the visible score, both judged in units of the measured noise."""
+        parent = _parent(candidate, history)
+        flags = self.holdout(task, candidate, evaluator, parent=parent, noise=noise)
+        if self.config.rerun:
+            flags.extend(self.rerun(task, candidate, evaluator, noise))
+        return flags
 
-    def review(self, task: Task, candidate: Candidate, history: Sequence[Candidate]) -> list[str]:
+    def review(
+        self, task: Task, candidate: Candidate, history: Sequence[Candidate], noise: Noise = Noise()
+    ) -> list[str]:
         if candidate.iteration == 0 or candidate.score is None:
             return []
-        parent = next((h for h in history if h.id == candidate.parent_id), history[0] if history else None)
+        parent = _parent(candidate, history)
         flags: list[str] = []
-        jump = self._jump(candidate, parent, history)
+        jump = self._jump(candidate, parent, history, noise)
         if jump:
             flags.append(jump)
         if parent is not None:
@@ -66,7 +82,9 @@ class HackingDetector:
             self._event("flag", {"candidate": candidate.id, "flags": flags, "score": candidate.score})
         return flags
 
-    def _jump(self, cand: Candidate, parent: Candidate | None, history: Sequence[Candidate]) -> str | None:
+    def _jump(
+        self, cand: Candidate, parent: Candidate | None, history: Sequence[Candidate], noise: Noise
+    ) -> str | None:
         assert cand.score is not None
         with self._lock:
             ref = list(self._scores)
@@ -81,10 +99,19 @@ class HackingDetector:
         base = parent.score if parent is not None and parent.score is not None else mu
         gain = cand.score - base
         z = (cand.score - mu) / sigma
-        if gain > self.config.jump_min_delta and cand.score > max(ref) and z > self.config.k_sigma:
+        # A gain the evaluator's own noise explains is never a jump: with a measured noise, the gain over the parent
+        # must also stand jump_noise_sigma above what two evaluations of one program differ by.
+        noise_z = noise.sigmas(gain, at=cand.score, conservative=True) if noise.measured else math.inf
+        if (
+            gain > self.config.jump_min_delta
+            and cand.score > max(ref)
+            and z > self.config.k_sigma
+            and noise_z > self.config.jump_noise_sigma
+        ):
+            measured = f"; noise {noise.fitness_std:.3g}: {_sig(noise_z)} sigma" if noise.measured else ""
             return (
                 f"score-jump: {cand.score:.6g} is {z:.1f} sigma above the recent mean {mu:.6g} "
-                f"(sigma {sigma:.3g}, parent {base:.6g}, k={self.config.k_sigma:g})"
+                f"(sigma {sigma:.3g}, parent {base:.6g}, k={self.config.k_sigma:g}{measured})"
             )
         return None
 
@@ -108,56 +135,109 @@ class HackingDetector:
                     flags.append(f"canary: metric {key} changed from {value:g} to {cand.metrics[key]:g}")
         return flags
 
-    def holdout(self, task: Task, candidate: Candidate, evaluator: Evaluates) -> list[str]:
-        """The hold-out gap and, if enabled, a re-run of the visible score."""
-        flags: list[str] = []
+    def holdout(
+        self,
+        task: Task,
+        candidate: Candidate,
+        evaluator: Evaluates,
+        *,
+        parent: Candidate | None = None,
+        noise: Noise = Noise(),
+    ) -> list[str]:
+        """The candidate's visible-minus-hold-out gap against its parent's (the seed's when there is no parent):
+        flagged when it grew by more than ``guard.gap_threshold`` (relative to the score when above 1) and by more
+        than ``guard.gap_sigma`` times what the noise lets a difference of gaps move."""
         hf = self.config.holdout_evaluator
-        if hf and candidate.score is not None:
-            ev = evaluator.evaluate(candidate.program, evaluator_file=hf, label="hold-out")
-            record: dict[str, Any] = {"candidate": candidate.id, "visible": candidate.score}
-            if not ev.ok or ev.score is None:
-                flags.append(f"holdout: the hold-out evaluation failed ({ev.reason})")
-                record["error"] = ev.reason
-            else:
-                base = self._seed_gap(task, evaluator)
-                gap = candidate.score - ev.score
-                scale = max(1.0, abs(candidate.score))
-                excess = (gap - base) / scale
-                record.update({"holdout": ev.score, "gap": gap, "baseline_gap": base, "excess": excess})
-                if excess > self.config.gap_threshold:
-                    flags.append(
-                        f"holdout-gap: visible {candidate.score:.6g} vs hold-out {ev.score:.6g} "
-                        f"(gap {gap:.4g}, seed's gap {base:.4g}, threshold {self.config.gap_threshold:g})"
-                    )
-            record["flagged"] = bool(flags)
-            with self._lock:
-                self.gaps.append(record)
-            self._event("holdout", record)
-        if self.config.rerun:
-            flags.extend(self.rerun(task, candidate, evaluator))
+        if not hf or candidate.score is None:
+            return []
+        flags: list[str] = []
+        ev = evaluator.evaluate(candidate.program, evaluator_file=hf, label="hold-out")
+        record: dict[str, Any] = {"candidate": candidate.id, "visible": candidate.score}
+        if not ev.ok or ev.score is None:
+            flags.append(f"holdout: the hold-out evaluation failed ({ev.reason})")
+            record["error"] = ev.reason
+        else:
+            base, against = self._reference_gap(task, evaluator, parent)
+            gap = candidate.score - ev.score
+            scale = max(1.0, abs(candidate.score))
+            excess = (gap - base) / scale
+            # Each gap is a difference of two noisy scores: a difference of gaps carries four evaluations' noise.
+            z = (
+                noise.sigmas(gap - base, n=4.0, at=candidate.score, conservative=True)
+                if noise.measured
+                else math.inf
+            )
+            record.update(
+                {"holdout": ev.score, "gap": gap, "baseline_gap": base, "against": against, "excess": excess}
+            )
+            if noise.measured:
+                record["sigma"] = z if math.isfinite(z) else None
+            if excess > self.config.gap_threshold and z > self.config.gap_sigma:
+                measured = f", {_sig(z)} sigma of noise" if noise.measured else ""
+                flags.append(
+                    f"holdout-gap: visible {candidate.score:.6g} vs hold-out {ev.score:.6g} "
+                    f"(gap {gap:.4g}, {against}'s gap {base:.4g}, threshold {self.config.gap_threshold:g}{measured})"
+                )
+        record["flagged"] = bool(flags)
+        with self._lock:
+            self.gaps.append(record)
+        self._event("holdout", record)
         return flags
 
-    def rerun(self, task: Task, candidate: Candidate, evaluator: Evaluates) -> list[str]:
-        """Evaluate again with the visible evaluator; a score that does not reproduce is flagged."""
+    def rerun(
+        self, task: Task, candidate: Candidate, evaluator: Evaluates, noise: Noise = Noise()
+    ) -> list[str]:
+        """Evaluate again with the visible evaluator. With a measured noise the re-run must land within
+        ``guard.rerun_sigma`` times what two evaluations of one program differ by; an exact evaluator (or none
+        measured) must reproduce within ``guard.rerun_tolerance``."""
         if candidate.score is None:
             return []
         ev = evaluator.evaluate(candidate.program, evaluator_file=task.evaluator_path, label="re-run")
         flags = []
+        record: dict[str, Any] = {
+            "candidate": candidate.id,
+            "score": candidate.score,
+            "rerun": ev.score,
+            "ok": ev.ok,
+        }
         if not ev.ok or ev.score is None:
             flags.append(f"rerun: the re-evaluation failed ({ev.reason})")
+        elif noise.measured and not noise.exact:
+            z = noise.sigmas(abs(ev.score - candidate.score), at=candidate.score, conservative=True)
+            record["sigma"] = z
+            if z > self.config.rerun_sigma:
+                spread = noise.std_at(candidate.score) * noise.upper()
+                flags.append(
+                    f"rerun: re-run {ev.score:.6g} vs {candidate.score:.6g}; the measured spread at this score is "
+                    f"at most {spread:.3g}: {_sig(z)} sigma, above {self.config.rerun_sigma:g}"
+                )
         elif abs(ev.score - candidate.score) > self.config.rerun_tolerance * max(1.0, abs(candidate.score)):
-            flags.append(f"rerun: score {candidate.score:.6g} did not reproduce (re-run gave {ev.score:.6g})")
-        self._event(
-            "rerun",
-            {
-                "candidate": candidate.id,
-                "score": candidate.score,
-                "rerun": ev.score,
-                "ok": ev.ok,
-                "flags": flags,
-            },
-        )
+            why = "the seed reproduced exactly" if noise.exact else "no noise was measured"
+            flags.append(
+                f"rerun: score {candidate.score:.6g} did not reproduce (re-run gave {ev.score:.6g}; {why}, "
+                f"tolerance {self.config.rerun_tolerance:g})"
+            )
+        record["flags"] = flags
+        self._event("rerun", record)
         return flags
+
+    def _reference_gap(self, task: Task, evaluator: Evaluates, parent: Candidate | None) -> tuple[float, str]:
+        """The gap to compare with: the parent's (visible score minus its hold-out score), else the seed's."""
+        if parent is not None and parent.id is not None and parent.score is not None and parent.iteration > 0:
+            with self._lock:
+                known = parent.id in self._parent_holdout
+                hold = self._parent_holdout.get(parent.id)
+            if not known:
+                assert self.config.holdout_evaluator is not None
+                ev = evaluator.evaluate(
+                    parent.program, evaluator_file=self.config.holdout_evaluator, label="hold-out parent"
+                )
+                hold = ev.score if ev.ok else None
+                with self._lock:
+                    self._parent_holdout[parent.id] = hold
+            if hold is not None:
+                return parent.score - hold, "parent"
+        return self._seed_gap(task, evaluator), "seed"
 
     def _seed_gap(self, task: Task, evaluator: Evaluates) -> float:
         with self._lock:
@@ -178,3 +258,11 @@ class HackingDetector:
     def _event(self, kind: str, payload: dict[str, Any]) -> None:
         if self._archive is not None and self._run_id is not None:
             self._archive.add_event(self._run_id, kind, payload, actor=_ACTOR)
+
+
+def _parent(candidate: Candidate, history: Sequence[Candidate]) -> Candidate | None:
+    return next((h for h in history if h.id == candidate.parent_id), history[0] if history else None)
+
+
+def _sig(z: float) -> str:
+    return "inf" if math.isinf(z) else f"{z:.1f}"

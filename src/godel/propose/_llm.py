@@ -27,13 +27,7 @@ from godel.candidate import Program, Proposal
 from godel.config import ProposerConfig
 from godel.errors import ApplyError, ConfigError
 from godel.llm import CompletionRequest, Message, Pool, PoolBudgetExhausted, PoolError
-from godel.propose._apply import (
-    SearchReplace,
-    apply_full_rewrite,
-    apply_search_replace,
-    parse_full_rewrite,
-    parse_search_replace,
-)
+from godel.propose._apply import apply_full_rewrite, apply_search_replace
 from godel.propose._base import Outcome, ProposalContext, Proposer
 from godel.propose._plan import FULL_REWRITE_GRAMMAR, PlannedEdit, plan_edit
 from godel.propose._prompt import (
@@ -43,6 +37,7 @@ from godel.propose._prompt import (
     JSON_INSTRUCTIONS,
     PromptBuilder,
 )
+from godel.propose._reply import SearchReplace, parse_full_rewrite, parse_search_replace
 from godel.task import Task
 
 __all__ = ["LLMProposer"]

@@ -1,5 +1,6 @@
 """The conformance suite every :class:`~godel.propose.Proposer` must pass, and :class:`ScriptedProposer`, an
-in-memory proposer that answers from a script so engine tests can run without a model.
+in-memory proposer that answers from a script so engine tests can run without a model. (One module, over 500 lines:
+the suite's contexts, cases and mixins are one contract and are read together.)
 
 Subclass :class:`ProposerConformance` in a test module and provide the ``make_proposer`` fixture: a callable that
 returns a fresh proposer each time it is called. The suite runs it on its own contexts (:data:`CONTEXTS`: one

@@ -8,7 +8,7 @@ program output.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -86,10 +86,34 @@ class SandboxResult:
 
 @runtime_checkable
 class Sandbox(Protocol):
-    """Runs jobs in isolation. ``run`` must be safe to call from several threads at once (one job per slot)."""
+    """Runs jobs in isolation: everything a caller may use of a backend (``godel.sandbox.testing`` checks it).
 
-    name: str
-    trusted: bool  # False: the backend contains untrusted code; True: it does not (unsafe-subprocess)
+    ``run`` must be safe to call from several threads at once (one job per slot; the others wait). ``close`` ends
+    whatever the backend started and may be called more than once.
+    """
+
+    @property
+    def name(self) -> str:
+        """The backend's name as ``[sandbox] backend`` spells it; also each result's ``backend``."""
+        ...
+
+    @property
+    def trusted(self) -> bool:
+        """True when the backend contains nothing (unsafe-subprocess): only trusted code may run in it."""
+        ...
+
+    @property
+    def isolation(self) -> Mapping[str, Any]:
+        """What protects a run (each result carries the same map); ``contained`` is ``not trusted``."""
+        ...
+
+    @property
+    def server_pids(self) -> Sequence[int]:
+        """Long-lived processes of this sandbox outside the caller's (the zygote's fork servers), else empty.
+
+        Their CPU time is part of the sandbox's cost, and no job may signal them.
+        """
+        ...
 
     def run(self, job: Job) -> SandboxResult: ...
     def close(self) -> None: ...

@@ -17,18 +17,19 @@ from typing import Any
 from godel.config import SandboxConfig
 from godel.errors import GodelError, SandboxError
 from godel.sandbox._base import Job, Limits, Sandbox
+from godel.sandbox._factory import make_sandbox
 
-__all__ = ["BACKENDS", "bench", "format_table"]
+__all__ = ["BENCH_BACKENDS", "bench", "format_bench"]
 
-BACKENDS = ("zygote", "exec", "unsafe-subprocess", "wasm")
+BENCH_BACKENDS = ("zygote", "exec", "unsafe-subprocess", "wasm")
 _TRIVIAL = Job(code="pass", limits=Limits(wall_seconds=30.0), label="bench")
 
 
 def _make(name: str, slots: int) -> Sandbox:
-    from godel.sandbox._doctor import make_sandbox
-
-    if name not in BACKENDS:
-        raise SandboxError(f"unknown sandbox backend {name!r}", hint=f"choose from {', '.join(BACKENDS)}")
+    if name not in BENCH_BACKENDS:
+        raise SandboxError(
+            f"unknown sandbox backend {name!r}", hint=f"choose from {', '.join(BENCH_BACKENDS)}"
+        )
     return make_sandbox(SandboxConfig(backend=name, allow_unsafe=name == "unsafe-subprocess"), slots)  # type: ignore[arg-type]
 
 
@@ -43,7 +44,7 @@ def _tree_cpu(box: Sandbox) -> float:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
     tick = os.sysconf("SC_CLK_TCK")
-    for pid in getattr(box, "server_pids", []):
+    for pid in box.server_pids:
         try:
             with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
@@ -105,13 +106,13 @@ def _one(name: str, n: int, slots: int, warmup: int) -> dict[str, Any]:
 
 
 def bench(
-    backends: Sequence[str] = BACKENDS, n: int = 200, *, slots: int = 2, warmup: int = 10
+    backends: Sequence[str] = BENCH_BACKENDS, n: int = 200, *, slots: int = 2, warmup: int = 10
 ) -> list[dict[str, Any]]:
     """One row per backend: p50/p90/min start-to-result overhead (ms) and evaluations/s on ``slots`` slots."""
     return [_one(name, n, slots, warmup) for name in backends]
 
 
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
+def format_bench(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
         f"{'backend':<18} {'p50 ms':>8} {'p90 ms':>8} {'min ms':>8} {'evals/s':>9} {'cpu ms/eval':>12}  note"
     ]

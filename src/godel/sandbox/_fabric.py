@@ -17,11 +17,15 @@ import statistics
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from godel.errors import SandboxError
 from godel.sandbox._base import Job, Sandbox, SandboxResult
+
+if TYPE_CHECKING:
+    from godel.telemetry import Telemetry
 
 __all__ = ["FabricSandbox"]
 
@@ -47,7 +51,7 @@ class FabricSandbox:
         *,
         retries: int = 2,
         backoff_seconds: float = 0.2,
-        telemetry: Any = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if slots < 1:
             raise SandboxError("the execution fabric needs at least one slot")
@@ -58,6 +62,7 @@ class FabricSandbox:
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         if telemetry is None:
+            # Imported on first use: the metrics stack costs start-up that ``godel sandbox run`` never needs.
             from godel.telemetry import Telemetry
 
             telemetry = Telemetry()
@@ -81,8 +86,12 @@ class FabricSandbox:
             t.start()
 
     @property
-    def isolation(self) -> Any:
-        return getattr(self.inner, "isolation", {})
+    def isolation(self) -> Mapping[str, Any]:
+        return self.inner.isolation
+
+    @property
+    def server_pids(self) -> Sequence[int]:
+        return self.inner.server_pids
 
     def run(self, job: Job) -> SandboxResult:
         ticket = _Ticket(job, time.monotonic())

@@ -18,26 +18,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from godel.errors import SandboxError
 from godel.sandbox._base import Job, Limits, SandboxResult, Termination
 
-__all__ = ["SubprocessSandbox", "write_job_files"]
+__all__ = ["SubprocessSandbox"]
 
 _MAIN = "__godel_main__.py"
 
 
-def write_job_files(root: Path, job: Job) -> None:
-    """Write the job's files under ``root``, refusing paths that escape it."""
+def _write_files(root: Path, job: Job) -> str | None:
+    """Write the job's files under ``root``; the reason the job cannot run if a path escapes it (none written)."""
     base = root.resolve()
-    for rel, content in job.files.items():
-        target = (base / rel).resolve()
+    targets = [((base / rel).resolve(), rel, content) for rel, content in job.files.items()]
+    for target, rel, _ in targets:
         if base != target and base not in target.parents:
-            raise SandboxError(f"job file {rel!r} escapes the scratch directory")
+            return f"cannot write the job's files: job file {rel!r} escapes the scratch directory"
+    for target, _, content in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+    return None
 
 
 def _preexec(limits: Limits) -> Callable[[], None]:
@@ -60,16 +63,22 @@ class SubprocessSandbox:
 
     name = "unsafe-subprocess"
     trusted = True
+    server_pids: Sequence[int] = ()
 
     def __init__(self, python: str | None = None, *, isolated: bool = True) -> None:
         self.python = python or sys.executable
+        self.isolation: dict[str, Any] = {"contained": False, "process_group_kill": True, "rlimits": True}
         # -I drops PYTHON* variables and the user site; site-packages stay so evaluators can import numpy & co.
         self._flags = ["-I"] if isolated else []
 
     def run(self, job: Job) -> SandboxResult:
         scratch = Path(tempfile.mkdtemp(prefix="godel-job-"))
         try:
-            write_job_files(scratch, job)
+            refused = _write_files(scratch, job)
+            if refused is not None:
+                return SandboxResult(
+                    "error", None, backend=self.name, reason=refused, isolation=self.isolation
+                )
             (scratch / _MAIN).write_text(job.code)
             return self._run(job, scratch)
         finally:
@@ -122,9 +131,12 @@ class SubprocessSandbox:
                 buf: bytearray = key.data
                 buf.extend(chunk)
                 if len(out) + len(err) > limits.output_bytes:
+                    # Keep exactly the cap: what was read past it is dropped, as the other backends do.
+                    del buf[max(0, len(buf) - (len(out) + len(err) - limits.output_bytes)) :]
                     termination, reason = "output_limit", f"output exceeded {limits.output_bytes} bytes"
                     break
                 if len(res) > limits.result_bytes:
+                    del res[limits.result_bytes :]
                     termination, reason = "output_limit", f"result exceeded {limits.result_bytes} bytes"
                     break
             if termination:
@@ -154,6 +166,9 @@ class SubprocessSandbox:
             elif code != 0:
                 termination = "error"
                 reason = f"exit code {code}" if code > 0 else f"killed by signal {signal.Signals(-code).name}"
+                last = stderr.strip().splitlines()[-1:]
+                if last:
+                    reason += f": {last[0][:300]}"
             else:
                 termination = "ok"
         return SandboxResult(
@@ -167,7 +182,7 @@ class SubprocessSandbox:
             peak_memory_mb=usage.ru_maxrss / 1024.0,
             backend=self.name,
             reason=reason,
-            isolation={"contained": False, "process_group_kill": True, "rlimits": True},
+            isolation=self.isolation,
         )
 
     def close(self) -> None:

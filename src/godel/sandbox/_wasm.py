@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,7 +36,7 @@ import wasmtime
 from godel.errors import SandboxError
 from godel.sandbox._base import Job, SandboxResult, Termination
 
-__all__ = ["WasmSandbox", "make_wasm_sandbox", "runtime_dir"]
+__all__ = ["WasmSandbox", "runtime_dir"]
 
 _GUEST_WORK = "/work"
 _GUEST_CTL = "/.godel"
@@ -212,13 +213,21 @@ class _Outcome:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-def _dir_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
+def _dir_usage(path: Path) -> tuple[int, int]:
+    """(bytes on disk, entries) below ``path``: what a tmpfs of the same ``disk_mb`` would cap."""
+    total = entries = 0
+    for root, dirs, files in os.walk(path):
+        entries += len(dirs) + len(files)
         for name in files:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_blocks * 512
-    return total
+    return total, entries
+
+
+def _max_entries(disk_mb: int) -> int:
+    # The zygote's scratch tmpfs gets nr_inodes=max(1024, 256 per MB): the same cap here, where the scratch
+    # directory is on the host's file system and empty files cost no blocks.
+    return max(1024, disk_mb * 256)
 
 
 def _read_capped(path: Path, cap: int) -> bytes:
@@ -233,6 +242,7 @@ class WasmSandbox:
     """CPython on WASI in wasmtime, ``slots`` jobs at a time; :meth:`run` is thread-safe."""
 
     trusted = False
+    server_pids: Sequence[int] = ()  # the guests run on threads of this process
 
     def __init__(self, slots: int = 2) -> None:
         if slots < 1:
@@ -365,8 +375,16 @@ class WasmSandbox:
                         killed = ("output_limit", f"output limit of {limits.output_bytes} bytes exceeded")
                     elif res.exists() and res.stat().st_size > limits.result_bytes:
                         killed = ("output_limit", f"result limit of {limits.result_bytes} bytes exceeded")
-                    elif polls % _DISK_EVERY == 0 and _dir_size(work) > limits.disk_mb * 1024 * 1024:
-                        killed = ("error", f"disk limit of {limits.disk_mb} MB exceeded")
+                    elif polls % _DISK_EVERY == 0:
+                        used, entries = _dir_usage(work)
+                        if used > limits.disk_mb * 1024 * 1024:
+                            killed = ("error", f"disk limit of {limits.disk_mb} MB exceeded")
+                        elif entries > _max_entries(limits.disk_mb):
+                            killed = (
+                                "error",
+                                f"disk limit of {limits.disk_mb} MB exceeded: more than "
+                                f"{_max_entries(limits.disk_mb)} files and directories",
+                            )
                 if killed is not None:
                     slot.engine.increment_epoch()
                     outcome.done.wait(_KILL_GRACE)
@@ -439,7 +457,3 @@ def _trap_message(exc: wasmtime.Trap) -> str:
         if line and not line[0].isdigit() and not line.startswith("error while executing"):
             return line[:300]
     return text.splitlines()[0][:300] if text else "trap"
-
-
-def make_wasm_sandbox(slots: int = 2) -> WasmSandbox:
-    return WasmSandbox(slots=slots)

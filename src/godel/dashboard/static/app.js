@@ -244,7 +244,11 @@ async function refresh() {
       await loadEvents(s.last_event ? s.last_event.seq : 0);
       document.body.dataset.version = s.version;
     }
-    state.failures = 0; live.classList.remove("stale"); live.textContent = "live";
+    // "live" only while the run is running: a finished or stopped run says so instead.
+    const running = s.run.status === "running";
+    state.failures = 0; live.classList.remove("stale"); live.classList.toggle("ended", !running);
+    live.textContent = running ? "live" : s.run.status;
+    live.title = running ? "polling the archive" : "the run is " + s.run.status + "; the page still polls the archive";
     if (document.getElementById("message").textContent.startsWith("cannot reach")) showMessage("");
   } catch (e) {
     state.failures++; live.classList.add("stale"); live.textContent = "stale";

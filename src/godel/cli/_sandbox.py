@@ -11,7 +11,9 @@ import typer
 
 from godel.config import SandboxConfig
 from godel.errors import GodelError
-from godel.sandbox._base import Job, Limits
+
+# Only the package's public names: these commands belong with the CLI, above the sandbox, and can move there as is.
+from godel.sandbox import Job, Limits, bench, format_bench, make_sandbox, probe
 
 __all__ = ["register"]
 
@@ -38,8 +40,6 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Run FILE in the sandbox and print the result document (which limit, if any, ended it)."""
-        from godel.sandbox._doctor import make_sandbox
-
         if backend not in _BACKENDS:
             raise GodelError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(_BACKENDS)}")
         try:
@@ -83,19 +83,15 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Start-to-result overhead p50/p90 and evaluations/s per backend, on a trivial job."""
-        from godel.sandbox._bench import bench, format_table
-
         rows = bench([b.strip() for b in backends.split(",") if b.strip()], n, slots=slots)
         if as_json:
             _json({"backends": rows})
         else:
-            typer.echo(format_table(rows))
+            typer.echo(format_bench(rows))
 
     @app.command()
     def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Which isolation features this machine offers and which backend/level godel will use."""
-        from godel.sandbox._doctor import probe
-
         features = probe()
         if as_json:
             _json(features)

@@ -1,0 +1,8 @@
+"""Sum of squares of a list of floats, written slowly on purpose: the task's score is its speed."""
+
+# EVOLVE-BLOCK-START
+def kernel(xs):
+    return sum(x**2 for x in xs)
+
+
+# EVOLVE-BLOCK-END
