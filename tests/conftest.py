@@ -14,6 +14,20 @@ import sqlalchemy as sa
 from tests.helpers import ROOT, write_task
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Runs sign their audit trail: the tests' runs (and the processes they start) sign with a key of their own,
+    never the user's ~/.config/godel/audit-key.pem."""
+    path = tmp_path_factory.mktemp("audit") / "audit-key.pem"
+    old = os.environ.get("GODEL_AUDIT_KEY_FILE")
+    os.environ["GODEL_AUDIT_KEY_FILE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GODEL_AUDIT_KEY_FILE", None)
+    else:
+        os.environ["GODEL_AUDIT_KEY_FILE"] = old
+
+
 @pytest.fixture
 def make_task(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
     """Write a task folder: relative file name -> content."""

@@ -8,6 +8,7 @@ has to know which part owns which resource.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,9 @@ from typing import Any
 from godel.archive import Archive, open_archive
 from godel.config import Config
 from godel.engine import Engine, Worker, WorkerConfig
-from godel.errors import GodelError
+from godel.errors import ConfigError, GodelError
 from godel.executor import Executor, LocalExecutor, make_executor
-from godel.guard import Guard, make_guard
+from godel.guard import AuditKeyCreated, Checkpointer, Guard, load_audit_key, make_guard
 from godel.progress import Progress
 from godel.propose import MixProposer, MutationProposer, Proposer
 from godel.sandbox import FabricSandbox, Sandbox, make_sandbox
@@ -74,6 +75,7 @@ class Parts:
     proposer: Proposer
     selector_factory: Callable[[], Selector]
     guard: Guard | None
+    checkpointer: Checkpointer | None = None
     notes: list[str] = field(default_factory=list)  # things the user should know (fallbacks taken)
     _closed: bool = False
 
@@ -93,6 +95,7 @@ class Parts:
             executor=self.executor,
             on_progress=on_progress,
             on_event=on_event,
+            checkpointer=self.checkpointer,
         )
 
     def worker(self, config: WorkerConfig) -> Worker:
@@ -105,6 +108,7 @@ class Parts:
             guard=self.guard,
             executor=self.executor,
             worker=config,
+            checkpointer=self.checkpointer,
         )
 
     def close(self) -> None:
@@ -158,6 +162,7 @@ def build_parts(
             make_proposer(task, notes) if proposals else MutationProposer(task.config.proposer)
         )
         guard = make_guard(task.config.guard, task) if task.config.guard.enabled else None
+        checkpointer = _checkpointer(task, archive, notes)
         runner = _executor(task, box, executor, ray_address)
         if task.config.run.remote_proposals:
             remote = runner.proposer()
@@ -181,8 +186,30 @@ def build_parts(
         proposer=proposer,
         selector_factory=lambda: make_selector(selector_cfg),
         guard=guard,
+        checkpointer=checkpointer,
         notes=notes,
     )
+
+
+def _checkpointer(task: Task, archive: Archive, notes: list[str]) -> Checkpointer:
+    """What signs the run's audit trail; a key created on first use is said (where it is, what to do with it)."""
+    cfg = task.config.guard
+    key_path = _path(cfg.audit_key_file)
+    if key_path is not None and key_path.resolve().is_relative_to(task.root):
+        raise ConfigError(
+            f"guard.audit_key_file {cfg.audit_key_file} is inside the task folder, whose files go into the sandbox",
+            hint="keep the audit key outside the task folder (the default ~/.config/godel/audit-key.pem is)",
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AuditKeyCreated)
+        key = load_audit_key(path=key_path)
+    notes.extend(str(w.message) for w in caught if issubclass(w.category, AuditKeyCreated))
+    return Checkpointer(archive, key, every=cfg.checkpoint_every, log=_path(cfg.checkpoint_log))
+
+
+def _path(value: str | None) -> Path | None:
+    """A path setting: ``~`` expanded, relative to the working directory (like --storage)."""
+    return Path(value).expanduser() if value is not None else None
 
 
 def _executor(task: Task, box: Sandbox, name: str | None, address: str | None) -> Executor:

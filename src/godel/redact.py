@@ -9,7 +9,7 @@ variables of this process, whatever their shape.
 It removes secrets, not paths: a variable holds a credential when one of the parts of its name (split at ``_`` and
 ``-``) says so (``OPENAI_API_KEY``, ``DB_PASSWORD``, ``GITHUB_TOKEN``, ``DB_PWD``); ``PWD`` and ``OLDPWD``, the
 shell's working directories, never do, and neither does a name that merely contains such letters (``KEYBOARD``,
-``AUTHOR``).
+``AUTHOR``), nor one that names where a key is kept (``GODEL_AUDIT_KEY_FILE``, ``SSL_KEY_PATH``).
 """
 
 from __future__ import annotations
@@ -76,12 +76,15 @@ _SECRET_PARTS = frozenset(
     }
 )
 _NOT_SECRETS = frozenset({"PWD", "OLDPWD"})  # the shell's working directories
+_LOCATION_PARTS = frozenset({"file", "path", "dir", "directory"})
 
 
 def _holds_secret(name: str) -> bool:
     if name.upper() in _NOT_SECRETS:
         return False
     parts = re.split(r"[_\-]+", name.lower())
+    if parts[-1] in _LOCATION_PARTS:
+        return False  # GODEL_AUDIT_KEY_FILE, SSL_KEY_PATH: where a key is kept, not the key
     return any(
         part in _SECRET_PARTS or part.endswith(("key", "token", "secret", "password")) for part in parts
     )

@@ -254,3 +254,62 @@ def test_example_summary_and_status_agree_on_the_count(tmp_path: Path) -> None:
     status = json.loads(run("status", "--storage", url, "--json").stdout)
     assert summary["proposals"] == 5 and status["total"] == 6  # 5 proposals + the seed, said the same way
     assert "5 proposals + seed" in run("status", "--storage", url).stdout
+
+
+def test_one_owner_per_run_a_second_resume_is_refused(tmp_path: Path) -> None:
+    slow = "import time\ndef evaluate(path):\n    time.sleep(0.5)\n    return {'combined_score': 1.0}\n"
+    task = write_task(tmp_path / "t", {"initial_program.py": PROGRAM, "evaluator.py": slow})
+    url = f"sqlite:///{tmp_path}/a.db"
+    # Long enough (about 30 s) that the first process is still at work when the second asks for the run.
+    first = subprocess.Popen(
+        [GODEL, "evolve", str(task), "--iterations", "60", "--storage", url, *FAST],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (tmp_path / "a.db").exists():
+                archive = open_archive(url)
+                try:
+                    r = archive.latest_run()
+                    if r is not None and archive.count(r.id) > 3:
+                        break
+                finally:
+                    archive.close()
+            time.sleep(0.3)
+        second = run("evolve", str(task), "--iterations", "60", "--storage", url, *FAST, "--resume")
+        assert first.poll() is None, "the first process ended before the second asked: make it slower"
+        line = one_line(second)
+        assert second.returncode == 2 and "is being run by" in line and "wait for that process" in line, line
+        assert "use update_candidate" not in second.stderr
+    finally:
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    archive = open_archive(url)
+    try:
+        r = archive.latest_run()
+        assert r is not None and r.status == "finished"
+        evaluations = [e for e in archive.events(r.id) if e.kind == "evaluation"]
+        assert len(evaluations) == len(
+            {e.payload["candidate"] for e in evaluations}
+        )  # nothing evaluated twice
+    finally:
+        archive.close()
+
+
+def test_a_finished_run_verifies_and_a_tampered_one_exits_3(tmp_path: Path) -> None:
+    import sqlite3
+
+    task = write_task(tmp_path / "t", {"initial_program.py": PROGRAM, "evaluator.py": EVALUATOR})
+    url = f"sqlite:///{tmp_path}/a.db"
+    assert run("evolve", str(task), "--iterations", "4", "--storage", url, *FAST).returncode == 0
+    assert run("audit", "verify", "--storage", url).returncode == 0  # signed at the run's end
+    assert run("doctor", "--archive", url).returncode == 0
+    con = sqlite3.connect(tmp_path / "a.db")
+    con.execute("update candidates set score = 0.99 where iteration = 2 and score is not null")
+    con.commit()
+    con.close()
+    assert run("audit", "verify", "--storage", url).returncode == 3
+    assert run("doctor", "--archive", url).returncode == 3

@@ -15,7 +15,7 @@ import pytest
 
 from godel.archive import open_archive
 from godel.candidate import Status
-from godel.guard import verify_archive
+from godel.guard import find_audit_key, verify_trail
 from tests.helpers import ROOT, write_task
 
 pytestmark = pytest.mark.postgres
@@ -77,7 +77,8 @@ def _check_run(url: str, iterations: int) -> dict[int, int]:
             assert c.status.terminal, (c.id, c.status)
             assert (c.score is None) == (c.status != Status.OK)
             assert c.iteration == 0 or c.parent_id in ids
-        report = verify_archive(archive, run.id)
+        # The whole trail: chains, the checkpoints the workers signed, and every row against its events.
+        report = verify_trail(archive, [find_audit_key().public], run.id)  # type: ignore[union-attr]
         assert report.ok, report
         evaluations = Counter(
             e.payload["candidate"] for e in archive.events(run.id) if e.kind == "evaluation"

@@ -54,7 +54,7 @@ class LeaseStore(SQLConnection):
             current = _lease(row)
             if current.owner == owner:
                 lease = replace(current, renewed_at=now, ttl=ttl)  # the same owner asking again keeps it
-            elif current.stale(now):
+            elif current.stale(now) or _gone(current.owner):
                 lease = Lease(run_id, owner, now, now, ttl, taken_over_from=current.owner)
             else:
                 return LeaseHeld(current, now)
@@ -104,6 +104,22 @@ def _values(lease: Lease) -> dict[str, Any]:
 
 def _lease(row: sa.Row[Any]) -> Lease:
     return Lease(row.run_id, row.owner, row.acquired_at, row.renewed_at, row.ttl, row.taken_over_from)
+
+
+def _gone(owner: str) -> bool:
+    """A holder on this machine whose process no longer exists (killed with -9, say) holds nothing: waiting out its
+    ttl would only delay the resume. Holders elsewhere are judged by their heartbeat alone."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def local_owner() -> str:

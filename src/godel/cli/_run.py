@@ -182,6 +182,14 @@ def evolve(
             raise typer.Exit(130) from None
     url = storage_url(storage, task.config)
     _print_summary(summary, as_json, url)
+    if summary.stopped == "lease lost":
+        err.print(
+            "stopped: another process took this run over (this one stalled longer than its lease); it drives the "
+            "run now",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(1)
     if summary.stopped == "model endpoint":
         err.print(
             f"stopped: the model endpoint was unreachable ({summary.reason}); nothing was lost — check "

@@ -90,8 +90,31 @@ def register(app: typer.Typer) -> None:
             typer.echo(format_bench(rows))
 
     @app.command()
-    def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-        """Which isolation features this machine offers and which backend/level godel will use."""
+    def doctor(
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+        archive: Annotated[
+            str | None,
+            typer.Option(
+                "--archive",
+                help="check this archive instead: its storage (SQLite integrity_check) and every run's audit trail",
+            ),
+        ] = None,
+        public_key: Annotated[
+            list[Path] | None,
+            typer.Option("--public-key", help="with --archive: a public key the trail may be signed with"),
+        ] = None,
+        checkpoints: Annotated[
+            Path | None,
+            typer.Option("--checkpoints", help="with --archive: a checkpoint log kept outside the archive"),
+        ] = None,
+    ) -> None:
+        """Which isolation features this machine offers and which backend/level godel will use; with ``--archive``,
+        whether an archive is intact (exit 3 when it is not)."""
+        if archive is not None:
+            from godel.cli._read import archive_doctor
+
+            archive_doctor(archive, public_keys=public_key, checkpoints=checkpoints, as_json=as_json)
+            return
         features = probe()
         if as_json:
             _json(features)

@@ -75,6 +75,16 @@ class GuardConfig(Strict):
         ge=0,
         description="difference a re-run may show when the evaluator is exact or no noise was measured",
     )
+    audit_key_file: str | None = Field(
+        None,
+        description="the Ed25519 key that signs the audit trail's checkpoints; default $GODEL_AUDIT_KEY, else "
+        "$GODEL_AUDIT_KEY_FILE, else ~/.config/godel/audit-key.pem (created on first use)",
+    )
+    checkpoint_every: int = Field(100, ge=1, description="sign an audit checkpoint every this many events")
+    checkpoint_log: str | None = Field(
+        None,
+        description="also append every checkpoint to this file, outside the archive (an append-only witness)",
+    )
     max_diff_lines: int = Field(2000, ge=1, description="hard cap on a proposal's diff size (deny above)")
     approval_timeout_seconds: float | None = Field(
         None, gt=0, description="overrides the constitution's approval timeout"

@@ -22,6 +22,7 @@ from godel.archive import Archive
 from godel.dashboard._data import ArchiveView
 from godel.errors import ArchiveError, GodelError, GuardError, UnknownCandidate, UnknownRun
 from godel.guard import approve as approve_candidate
+from godel.guard import checkpoint, load_audit_key
 from godel.guard import reject as reject_candidate
 from godel.redact import redact, redact_obj
 from godel.telemetry import ArchiveCollector, ServeError, render_metrics
@@ -42,6 +43,12 @@ def static_dir() -> Path:
 
 class Rejection(BaseModel):
     why: str
+
+
+def _sign(archive: Archive, run_id: int) -> None:
+    """A decision made in the dashboard is signed into the run's trail at once, as `godel approve` does (with the
+    machine's audit key; one is created, with its warning, if there is none yet)."""
+    checkpoint(archive, run_id, load_audit_key())
 
 
 def create_app(
@@ -156,6 +163,7 @@ def create_app(
     def approve(cid: int, x_godel_token: str | None = Header(default=None)) -> dict[str, Any]:
         check_token(x_godel_token)
         c = approve_candidate(archive, cid, _ACTOR)
+        _sign(archive, c.run_id)
         view.invalidate(c.run_id)
         return {"id": c.id, "status": c.status.value, "verdict": redact_obj(c.verdict)}
 
@@ -163,6 +171,7 @@ def create_app(
     def reject(cid: int, body: Rejection, x_godel_token: str | None = Header(default=None)) -> dict[str, Any]:
         check_token(x_godel_token)
         c = reject_candidate(archive, cid, body.why, _ACTOR)
+        _sign(archive, c.run_id)
         view.invalidate(c.run_id)
         return {"id": c.id, "status": c.status.value, "reason": redact(c.reason or "")}
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from godel.archive import Archive, CandidateRow, RunInfo
+from godel.archive import Archive, CandidateRow, LeaseKeeper, LeaseLost, RunInfo
 from godel.candidate import Candidate, Program, Proposal, Status
 from godel.config import noise_samples
 from godel.engine._pipeline import Pipeline, Stages, Ticket, iteration_rng
@@ -23,7 +23,7 @@ from godel.engine._store import CandidateCache, EventLog, LocalLedger
 from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import limit_hint
 from godel.executor import Executor, LocalExecutor
-from godel.guard import Guard
+from godel.guard import Checkpointer, Guard
 from godel.progress import Progress, RunSummary
 from godel.propose import Proposer
 from godel.sandbox import Sandbox
@@ -177,6 +177,8 @@ class Engine:
         telemetry: Telemetry | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        checkpointer: Checkpointer | None = None,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.task = task
         self.archive = archive
@@ -191,15 +193,26 @@ class Engine:
         self.seed = task.config.run.seed
         self.window = task.config.run.parallel
         self._stop = threading.Event()
+        # Signs the audit trail every N events and at the end of the run (None: the trail is left unsigned).
+        self.checkpointer = checkpointer
+        self.lease_seconds = lease_seconds
+        self._lease: LeaseKeeper | None = None
+        self.lease_lost: LeaseLost | None = None
         # What the run records about containment: the sandbox's, or (an executor alone) the executor's name.
         self._sandbox_name = sandbox.name if sandbox is not None else self.executor.name
         self._trusted = sandbox.trusted if sandbox is not None else False
 
     # -- public -------------------------------------------------------------------------------------------------
 
+    def events(self) -> EventLog:
+        """The event log this engine writes through (signed by its checkpointer, shown to ``on_event``)."""
+        observe = self.checkpointer.observe if self.checkpointer is not None else None
+        return EventLog(self.archive, self.telemetry, self.on_event, stored=observe)
+
     def start_run(self, *, resume: bool = False, name: str | None = None) -> RunInfo:
-        """The run to work on: the task's latest run when resuming, else a new one."""
-        events = EventLog(self.archive, self.telemetry, self.on_event)
+        """The run to work on: the task's latest run when resuming, else a new one. Either way this process takes
+        the run's lease first: one owner at a time (another ``--resume`` of it is refused, naming the holder)."""
+        events = self.events()
         if resume:
             run = self.archive.get_run(name) if name else self.archive.latest_run(self.task.name)
             if run is None:
@@ -207,6 +220,7 @@ class Engine:
                     f"no run of task {self.task.name!r} in {self.archive.url} to resume",
                     hint="start one without --resume",
                 )
+            self._hold(run.id)
             self.archive.update_run(run.id, status="running")
             events.emit(run.id, "resume", {"config": self.task.config.to_dict()})
             return run
@@ -222,6 +236,7 @@ class Engine:
             self.task.config.to_dict(),
             {"task": self.task.info(), "sandbox": self._sandbox_name, "sandbox_trusted": self._trusted},
         )
+        self._hold(run.id)
         if self._trusted:
             events.emit(
                 run.id, "warning", {"message": "candidates run WITHOUT containment (unsafe-subprocess)"}
@@ -233,9 +248,28 @@ class Engine:
 
     def run(self, *, resume: bool = False, name: str | None = None) -> RunSummary:
         run = self.start_run(resume=resume, name=name)
-        if self.guard is not None:
-            self.guard.start(self.archive, run.id, self.task)
-        return self.run_existing(run)
+        try:
+            if self.guard is not None:
+                self.guard.start(self.archive, run.id, self.task)
+            return self.run_existing(run)
+        finally:
+            self._let_go()
+
+    def _hold(self, run_id: int) -> None:
+        if self._lease is not None and self._lease.lease.run_id == run_id:
+            return
+        self._let_go()
+        self._lease = LeaseKeeper(self.archive, run_id, ttl=self.lease_seconds, on_lost=self._lost)
+
+    def _lost(self, exc: LeaseLost) -> None:
+        # Another process took the run over (this one stalled past the lease's ttl): stop driving it at once.
+        self.lease_lost = exc
+        self._stop.set()
+
+    def _let_go(self) -> None:
+        if self._lease is not None:
+            keeper, self._lease = self._lease, None
+            keeper.close()
 
     def pipeline(self, run: RunInfo) -> Pipeline:
         """This engine's pipeline for ``run``."""
@@ -246,7 +280,7 @@ class Engine:
             self.archive,
             Stages(proposer=self.proposer, evaluator=self.executor, guard=self.guard),
             LocalLedger(self.archive),
-            events=EventLog(self.archive, self.telemetry, self.on_event),
+            events=self.events(),
             cache=CandidateCache(self.archive),
             proposals_in_flight=min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel),
             run_id=run.id,
@@ -263,6 +297,15 @@ class Engine:
         name = f"{self.task.name}-try"
         existing = {r.name: r for r in self.archive.runs()}
         run = existing.get(name) or self.start_run(name=name)
+        self._hold(run.id)
+        try:
+            return self._try(run, programs)
+        finally:
+            if self.checkpointer is not None:
+                self.checkpointer.close(run.id)
+            self._let_go()
+
+    def _try(self, run: RunInfo, programs: Sequence[tuple[str, Program]]) -> list[tuple[str, Candidate]]:
         if self.guard is not None:
             self.guard.start(self.archive, run.id, self.task)
         pipeline = self.pipeline(run)
@@ -327,14 +370,21 @@ class _LocalRun:
             raise
         finally:
             flight.pool.shutdown(wait=True, cancel_futures=True)
+            if engine.lease_lost is not None:
+                stopped = "lease lost"
             status = "finished" if stopped in ("iterations", "wall time", "tokens", "cost") else "stopped"
             meta: dict[str, Any] = {"stopped": stopped}
             if stopped == "infrastructure":
                 meta["reason"] = pipeline.health.describe()
             elif stopped == "model endpoint":
                 meta["reason"] = pipeline.models.describe()
-            engine.archive.update_run(run.id, status=status, meta=meta)
-            pipeline.events.emit(run.id, "run_end", {"stopped": stopped, "done": progress.done})
+            elif stopped == "lease lost":
+                meta["reason"] = str(engine.lease_lost)
+            if engine.lease_lost is None:  # a process that lost the run must not write its end
+                engine.archive.update_run(run.id, status=status, meta=meta)
+                pipeline.events.emit(run.id, "run_end", {"stopped": stopped, "done": progress.done})
+                if engine.checkpointer is not None:
+                    engine.checkpointer.close(run.id)
         if engine._stop.is_set() and stopped == "iterations":
             stopped = "interrupted"
         health = {"infrastructure": pipeline.health, "model endpoint": pipeline.models}.get(stopped)

@@ -255,6 +255,7 @@ class Pipeline:
                 "iteration": stored.iteration,
                 "parent": stored.parent_id,
                 "proposer": stored.proposer,
+                "digest": stored.code_digest,
             },
         )
         if stored.verdict:
@@ -345,9 +346,8 @@ class Pipeline:
             outcome.update(status=Status.FAILED, score=None, reason=ev.reason, failure_stage="evaluate")
         final = replace(cand, **outcome)
         self._report(final)
-        with span("admit", candidate=final.id or 0, status=final.status.value):
-            self.archive.update_candidate(final)
-        self.cache.remember(final)
+        # The event first, then the row: a crash between the two leaves a pending row that a resume evaluates again
+        # (and whose last evaluation event then matches it), never a finished row no event accounts for.
         self.events.emit(
             final.run_id,
             "evaluation",
@@ -359,9 +359,12 @@ class Pipeline:
                 "reason": final.reason,
                 "seconds": final.timings.get("evaluate"),
                 "flags": final.flags,
-                "digest": final.program.digest(),
+                "digest": final.code_digest,
             },
         )
+        with span("admit", candidate=final.id or 0, status=final.status.value):
+            self.archive.update_candidate(final)
+        self.cache.remember(final)
         if decision is not None and decision.accepted and not final.flags:
             self.acceptance.promote(final, decision)
         return final
@@ -382,7 +385,11 @@ class Pipeline:
             )
             self.archive.add_candidate(fresh)
             self.cache.remember(fresh)
-            self.events.emit(run_id, "proposal", {"candidate": fresh.id, "iteration": 0, "proposer": "seed"})
+            self.events.emit(
+                run_id,
+                "proposal",
+                {"candidate": fresh.id, "iteration": 0, "proposer": "seed", "digest": fresh.code_digest},
+            )
             stored = fresh
         assert stored.id is not None
         with self.ledger.holding(stored.id):
@@ -477,7 +484,13 @@ class Pipeline:
         self.events.emit(
             final.run_id,
             "rejection" if status == Status.REJECTED else "failure",
-            {"candidate": final.id, "iteration": final.iteration, "stage": stage, "reason": reason},
+            {
+                "candidate": final.id,
+                "iteration": final.iteration,
+                "stage": stage,
+                "reason": reason,
+                "digest": final.code_digest,
+            },
         )
         return final
 
@@ -490,7 +503,11 @@ class Pipeline:
             )
         )
         self.cache.remember(waiting)
-        self.events.emit(waiting.run_id, "verdict", {"candidate": waiting.id, **verdict.to_dict()})
+        self.events.emit(
+            waiting.run_id,
+            "verdict",
+            {"candidate": waiting.id, "digest": waiting.code_digest, **verdict.to_dict()},
+        )
         return waiting
 
     def _report(self, cand: Candidate) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from godel.archive import Archive
+from godel.archive import Archive, Event
 from godel.candidate import Candidate
 from godel.redact import redact_obj
 from godel.telemetry import Telemetry
@@ -93,16 +93,22 @@ class EventLog:
         telemetry: Telemetry,
         listener: Callable[[str, dict[str, Any]], None] | None = None,
         actor: str = "engine",
+        stored: Callable[[Event], object] | None = None,
     ) -> None:
         self.archive = archive
         self.telemetry = telemetry
         self.listener = listener
         self.actor = actor
+        self.stored = (
+            stored  # sees every event as the archive stored it (the audit checkpointer signs from it)
+        )
 
     def emit(self, run_id: int, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
         # Redacted before the archive hashes it: the audit chain must never hold a secret.
         clean = redact_obj(payload)
-        self.archive.add_event(run_id, kind, clean, actor or self.actor)
+        event = self.archive.add_event(run_id, kind, clean, actor or self.actor)
+        if self.stored is not None:
+            self.stored(event)
         self.telemetry.event(kind, clean)
         if self.listener is not None:
             self.listener(kind, clean)

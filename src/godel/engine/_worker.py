@@ -31,7 +31,7 @@ from godel.engine._pipeline import Pipeline, Stages, Ticket
 from godel.engine._store import CandidateCache, EventLog
 from godel.errors import ArchiveError, ArchiveUnavailable, GodelError, TaskError
 from godel.executor import Executor
-from godel.guard import Guard
+from godel.guard import Checkpointer, Guard
 from godel.progress import Progress, RunSummary
 from godel.propose import Proposer
 from godel.sandbox import Sandbox
@@ -109,6 +109,7 @@ class Worker:
         executor: Executor | None = None,
         telemetry: Telemetry | None = None,
         worker: WorkerConfig | None = None,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.task = task
         self.archive = archive
@@ -123,6 +124,7 @@ class Worker:
             self.wconf.worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         )
         self.seed = task.config.run.seed
+        self.checkpointer = checkpointer  # signs the audit trail every N events and when this worker leaves
         self._stop = threading.Event()
 
     def request_stop(self) -> None:
@@ -175,7 +177,11 @@ class _WorkerRun:
             worker.archive,
             Stages(proposer=worker.proposer, evaluator=worker.executor, guard=worker.guard),
             self.ledger,
-            events=EventLog(worker.archive, worker.telemetry),
+            events=EventLog(
+                worker.archive,
+                worker.telemetry,
+                stored=worker.checkpointer.observe if worker.checkpointer is not None else None,
+            ),
             cache=CandidateCache(worker.archive),
             proposals_in_flight=min(cfg.proposals_in_flight or cfg.parallel, cfg.parallel),
             run_id=run.id,
@@ -210,6 +216,8 @@ class _WorkerRun:
         self.pipeline.events.emit(
             run.id, "worker_end", {"worker": worker.worker_id, "done": self.progress.done}
         )
+        if worker.checkpointer is not None:
+            worker.checkpointer.close(run.id)
         if self._errors:
             raise self._errors[0]
         if self.archive.count(run.id, Status.PENDING) == 0:
