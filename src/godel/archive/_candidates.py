@@ -3,6 +3,7 @@ and the commands need."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -208,22 +209,37 @@ class CandidateStore(SQLConnection):
         return RunStats(counts, flagged, tokens, cost)
 
     def best(self, run_id: int) -> Candidate | None:
-        """The highest-scoring OK candidate not flagged by the hacking detector (or cleared); earliest wins ties."""
-        stmt = (
-            sa.select(C)
-            .where(
-                C.c.run_id == run_id,
-                C.c.status == Status.OK.value,
-                C.c.score.is_not(None),
-                C.c.flagged.is_(False),
-            )
-            .order_by(C.c.score.desc(), C.c.iteration)
-            .limit(1)
-        )
+        """The run's best: the candidate its engine accepted as best (``meta.best``: significantly better than the
+        one before, under the measured noise) while it is still OK and unflagged; for a run without one, the
+        highest-scoring OK candidate not flagged by the hacking detector (or cleared), earliest on ties."""
         with self._read("finding the best candidate") as conn:
-            row = conn.execute(stmt).first()
-            if row is None:
+            meta = conn.execute(sa.select(R.c.meta).where(R.c.id == run_id)).scalar()
+            if meta is None:
                 self._require_run(conn, run_id)
+            accepted = (json.loads(meta) if meta else {}).get("best")
+            if isinstance(accepted, dict) and isinstance(accepted.get("id"), int):
+                row = conn.execute(
+                    sa.select(C).where(
+                        C.c.id == accepted["id"],
+                        C.c.run_id == run_id,
+                        C.c.status == Status.OK.value,
+                        C.c.flagged.is_(False),
+                    )
+                ).first()
+                if row is not None:
+                    return self._decode(row)
+            stmt = (
+                sa.select(C)
+                .where(
+                    C.c.run_id == run_id,
+                    C.c.status == Status.OK.value,
+                    C.c.score.is_not(None),
+                    C.c.flagged.is_(False),
+                )
+                .order_by(C.c.score.desc(), C.c.iteration)
+                .limit(1)
+            )
+            row = conn.execute(stmt).first()
         return None if row is None else self._decode(row)
 
     def children(self, cid: int) -> list[Candidate]:

@@ -77,7 +77,48 @@ def approve(archive: Archive, cid: int, actor: str) -> Candidate:
     archive.add_event(
         c.run_id, "approval", {"candidate": cid, "decision": what, "flags": list(c.flags)}, actor=actor
     )
+    if what == "cleared":
+        _promote_if_better(archive, c, actor)
     return c
+
+
+def _promote_if_better(archive: Archive, c: Candidate, actor: str) -> None:
+    """A flagged candidate never went through acceptance (the flag stopped it first). Cleared by a human, it becomes
+    the run's best when its score, the mean of what was measured of it, is above the accepted best's: a human's
+    decision, recorded as such, not a noise test (there is no sandbox here to race it)."""
+    if c.score is None or c.id is None:
+        return
+    current = archive.best(c.run_id)
+    if current is not None and current.id != c.id and current.score is not None and c.score <= current.score:
+        return
+    noise = c.evaluation.get("noise", {}) if isinstance(c.evaluation.get("noise"), dict) else {}
+    archive.update_run(
+        c.run_id,
+        meta={
+            "best": {
+                "id": c.id,
+                "iteration": c.iteration,
+                "mean": c.score,
+                "n": noise.get("n", 1),
+                "by": actor,
+            }
+        },
+    )
+    archive.add_event(
+        c.run_id,
+        "best",
+        {
+            "candidate": c.id,
+            "previous": current.id if current is not None else None,
+            "score": c.score,
+            "previous_score": current.score if current is not None else None,
+            "decision": {
+                "accepted": True,
+                "reason": f"cleared of its flags by {actor}: promoted on its score",
+            },
+        },
+        actor=actor,
+    )
 
 
 def reject(archive: Archive, cid: int, why: str, actor: str) -> Candidate:

@@ -332,6 +332,26 @@ class RunAndCandidateCases(CasesBase):
         other = archive.create_run("run-b", "task-a", {})
         assert archive.best(other.id) is None
 
+    def test_best_is_the_accepted_one_while_it_stands(self, archive: Archive, run: RunInfo) -> None:
+        # The engine records the candidate it accepted (significantly better under the measured noise) in the run's
+        # meta; a higher single score that did not pass that test is not the best.
+        cands = [
+            make_candidate(run.id, 0, status=Status.OK, score=1.0),
+            make_candidate(run.id, 1, status=Status.OK, score=1.5),
+            make_candidate(run.id, 2, status=Status.OK, score=1.6),  # lucky, not accepted
+        ]
+        archive.add_candidates(cands)
+        archive.update_run(run.id, meta={"best": {"id": cands[1].id, "iteration": 1}})
+        best = archive.best(run.id)
+        assert best is not None and best.id == cands[1].id
+        # A pointer to a candidate that no longer stands (flagged since) falls back to the top unflagged score.
+        cands[1].flags = ["score-jump"]
+        archive.update_candidate(cands[1])
+        best = archive.best(run.id)
+        assert best is not None and best.id == cands[2].id
+        archive.update_run(run.id, meta={"best": {"id": 10**9}})
+        assert (b := archive.best(run.id)) is not None and b.id == cands[2].id
+
     def test_lineage_and_children(self, archive: Archive, run: RunInfo) -> None:
         seed = make_candidate(run.id, 0, status=Status.OK, score=0.0)
         archive.add_candidate(seed)
