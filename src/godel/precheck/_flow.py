@@ -6,7 +6,7 @@ reaches it: ``best_y = f(best_y)`` as the first assignment, ``bounds[x]`` before
 Every approximation errs towards "may be bound", so a reported read is certain to fail when it runs:
 
 * a read that fails ends its path, so a loop whose first pass always fails at a read never "assigns" on later passes
-  (the fixpoint starts from nothing and grows; reports come only from the final pass);
+  (the state at a loop's head starts from its entry and grows to a fixpoint; reports come from the pass at it);
 * ``except`` and ``finally`` blocks start from everything their ``try`` may have assigned; ``break`` and
   ``continue`` through a ``finally`` carry its assignments; a ``with`` block may end early (a context manager can
   swallow the exception), so after it come its assignments too;
@@ -67,13 +67,15 @@ def _irrefutable(case: ast.match_case) -> bool:
 
 
 class _Flow:
-    def __init__(self, tracked: frozenset[str], future: bool) -> None:
+    def __init__(self, tracked: frozenset[str], future: bool, walrus: bool) -> None:
         self.tracked = tracked
         self.future = future
-        self.quiet = 0  # > 0 while a loop's fixpoint is still moving: no reports yet
+        self.walrus = walrus  # whether the function has an assignment expression at all
         self.guard = False
         self.loops: list[_Loop] = []
-        self.found: dict[tuple[str, int], None] = {}  # (name, line), in the order found
+        # Where failing reads go, (name, line) in the order found: a loop pass gets its own, kept only when the
+        # pass turns out to be the one at the fixpoint.
+        self.sinks: list[dict[tuple[str, int], None]] = [{}]
         self.steps = 0
 
     # -- expressions --------------------------------------------------------------------------------------------------
@@ -82,11 +84,13 @@ class _Flow:
         """Whether reading ``name`` here raises; reported once the analysis is settled and nothing catches it."""
         if name not in self.tracked or name in state:
             return False
-        if not self.guard and self.quiet == 0:
-            self.found.setdefault((name, line), None)
+        if not self.guard:
+            self.sinks[-1].setdefault((name, line), None)
         return True
 
     def _walrus(self, e: ast.AST) -> frozenset[str]:
+        if not self.walrus:
+            return frozenset()
         out = set()
         todo = [e]
         while todo:
@@ -254,25 +258,23 @@ class _Flow:
         return s
 
     def _loop(self, entry: frozenset[str], one_pass: _Pass) -> tuple[State, _Loop]:
-        """Run a loop body quietly until the state at its head stops growing, then once more to report.
+        """Run a loop's passes until the state at its head stops growing; the reports of the last pass count.
 
         ``one_pass(head)`` runs the loop's test and body from ``head`` and returns (the state where the loop ends
-        because its test fails or its iterator is done, the state at the end of the body). Returns the final pass's
-        ending state and its breaks."""
+        because its test fails or its iterator is done, the state at the end of the body). The head starts from
+        the loop's entry alone, so a read that fails on the first pass ends that path and assigns nothing for the
+        next. Returns the last pass's ending state and its breaks."""
         head = entry
-        self.quiet += 1
         while True:
             self.loops.append(_Loop())
-            _ended, out = one_pass(head)
-            loop = self.loops.pop()
+            self.sinks.append({})
+            ended, out = one_pass(head)
+            loop, found = self.loops.pop(), self.sinks.pop()
             grown = _join(entry, out, *loop.continues)
             if grown is None or grown == head:
-                break
+                self.sinks[-1].update(found)  # this pass ran from the fixpoint: its failing reads are real
+                return ended, loop
             head = grown
-        self.quiet -= 1
-        self.loops.append(_Loop())
-        ended, _out = one_pass(head)
-        return ended, self.loops.pop()
 
     def _while(self, st: ast.While, s: frozenset[str]) -> State:
         forever = isinstance(st.test, ast.Constant) and bool(st.test.value)
@@ -320,9 +322,9 @@ class _Flow:
             loop.continues[marks[1] :] = [c | fin_binds for c in loop.continues[marks[1] :]]
         # Reports come from the widest entry (any exit of the try); the way on goes from its normal exits.
         self.block(st.finalbody, anywhere | self.bound_in([*st.handlers, *st.orelse]))
-        self.quiet += 1
+        self.sinks.append({})
         after = self.block(st.finalbody, normal)
-        self.quiet -= 1
+        self.sinks.pop()
         return after
 
     def _with(self, st: ast.With | ast.AsyncWith, s: frozenset[str]) -> State:
@@ -375,13 +377,14 @@ def unbound_reads(text: str) -> tuple[Unbound, ...]:
         tracked = frozenset(scope.local - scope.declared_global - scope.declared_nonlocal - _captured(scope))
         if not tracked:
             continue
-        flow = _Flow(tracked, future)
+        walrus = any(isinstance(n, ast.NamedExpr) for n in ast.walk(node))
+        flow = _Flow(tracked, future, walrus)
         params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
         params.update(a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None)
         try:
             flow.block(node.body, frozenset(params) & tracked)
         except (RecursionError, _TooBig):
             continue  # not judged: deeper or larger than a check before the sandbox may take
-        out.extend(Unbound(scope.qualname, name, line) for name, line in flow.found)
+        out.extend(Unbound(scope.qualname, name, line) for name, line in flow.sinks[0])
     out.sort(key=lambda u: u.line)
     return tuple(out)

@@ -60,6 +60,8 @@ _CLASS_NAMES = frozenset({"__module__", "__qualname__"})
 _DYNAMIC_NAMES = frozenset({"globals", "locals", "exec", "eval", "__import__", "__builtins__"})
 _DYNAMIC_MODULES = frozenset({"builtins", "__builtin__"})
 _DYNAMIC_ATTRS = frozenset({"__dict__", "__globals__", "__builtins__"})
+# Decorators known to add a class's members to its module's globals (re's flags come from enum.global_enum).
+_DYNAMIC_DECORATORS = frozenset({"global_enum"})
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,10 @@ class _Binder(ast.NodeVisitor):
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._type_params(node)
+        for d in node.decorator_list:
+            name = d.id if isinstance(d, ast.Name) else d.attr if isinstance(d, ast.Attribute) else ""
+            if name in _DYNAMIC_DECORATORS:
+                self._mark(f"@{name}", node)
         for n in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(n)
         self._bind(node.name)
