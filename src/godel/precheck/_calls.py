@@ -21,7 +21,7 @@ import ast
 import functools
 from dataclasses import dataclass
 
-from godel.precheck._scopes import CallSite, ModuleInfo, analyse
+from godel.precheck._scopes import CallSite, ModuleInfo, Scope, analyse
 
 __all__ = ["CallFault", "Evaluator", "bind_fault", "call_faults", "evaluator_uses", "signatures"]
 
@@ -85,33 +85,16 @@ def bind_fault(args: ast.arguments, positional: int, keywords: tuple[str, ...]) 
     return None
 
 
-def _own_nodes(fn: Definition) -> list[ast.AST]:
-    """The nodes of ``fn``'s body that run in ``fn`` itself (not in functions, lambdas or classes inside it)."""
-    out: list[ast.AST] = []
-    todo: list[ast.AST] = list(fn.body)
-    while todo:
-        n = todo.pop()
-        out.append(n)
-        if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            todo.extend(ast.iter_child_nodes(n))
-    return out
-
-
-def _unpack_fault(fn: Definition, targets: int) -> str | None:
+def _unpack_fault(fn: Definition, scope: Scope, targets: int) -> str | None:
     """Why unpacking every value ``fn`` can return into ``targets`` names fails, or None when one may fit.
 
     Only a function whose every ``return`` gives a tuple or list display of another length, or nothing (None;
     falling off the end gives None too), certainly fails; any other returned value might unpack."""
-    if isinstance(fn, ast.AsyncFunctionDef):
-        return None  # a coroutine is awaited first
-    own = _own_nodes(fn)
-    if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in own):
-        return None  # a generator: unpacking iterates it
+    if isinstance(fn, ast.AsyncFunctionDef) or scope.generator:
+        return None  # a coroutine is awaited first; a generator is iterated
     lengths: set[int] = set()
-    for n in own:
-        if not isinstance(n, ast.Return):
-            continue
-        value = n.value
+    for ret in scope.returns:
+        value = ret.value
         if value is None or (isinstance(value, ast.Constant) and value.value is None):
             continue
         if not isinstance(value, ast.Tuple | ast.List) or any(isinstance(e, ast.Starred) for e in value.elts):
@@ -125,10 +108,11 @@ def _unpack_fault(fn: Definition, targets: int) -> str | None:
     return f"returns {shown} values, but its result is unpacked into {targets} names"
 
 
-def signatures(info: ModuleInfo) -> dict[str, Definition]:
-    """The module-level functions whose signature every caller of the name certainly reaches."""
+def signatures(info: ModuleInfo) -> dict[str, tuple[Definition, Scope]]:
+    """The module-level functions whose signature every caller of the name certainly reaches, with their scopes."""
+    scopes = {id(s.node): s for s in info.root.children}
     return {
-        name: defs[0]
+        name: (defs[0], scopes[id(defs[0])])
         for name, defs in info.defs.items()
         if len(defs) == 1 and info.bindings[name] == 1 and not defs[0].decorator_list
     }
@@ -150,12 +134,12 @@ def evaluator_uses(text: str) -> Evaluator | None:
     return Evaluator(calls, reads)
 
 
-def _call_problem(fn: Definition, call: CallSite) -> tuple[str, str] | None:
+def _call_problem(fn: Definition, scope: Scope, call: CallSite) -> tuple[str, str] | None:
     problem = bind_fault(fn.args, call.positional, call.keywords)
     if problem is not None:
         return problem, "keep the parameters the callers pass (a new parameter needs a default)"
     if call.unpacked is not None:
-        problem = _unpack_fault(fn, call.unpacked)
+        problem = _unpack_fault(fn, scope, call.unpacked)
         if problem is not None:
             return problem, f"return exactly {call.unpacked} values, as the callers expect"
     return None
@@ -167,17 +151,19 @@ def call_faults(info: ModuleInfo, evaluator: Evaluator | None) -> list[CallFault
     out: list[CallFault] = []
     for scope in info.root.walk():
         for call in scope.calls:
-            fn = sigs.get(call.name)
-            if fn is None or call.guarded or scope.lookup(call.name) is not None:
+            sig = sigs.get(call.name)
+            if sig is None or call.guarded or scope.lookup(call.name) is not None:
                 continue
-            problem = _call_problem(fn, call)
+            fn = sig[0]
+            problem = _call_problem(*sig, call)
             if problem is not None:
                 out.append(CallFault(call.name, call.line, False, problem[0], fn, problem[1]))
     for call in evaluator.calls if evaluator is not None else ():
-        fn = sigs.get(call.name)
-        if fn is None or call.guarded:
+        sig = sigs.get(call.name)
+        if sig is None or call.guarded:
             continue
-        problem = _call_problem(fn, call)
+        fn = sig[0]
+        problem = _call_problem(*sig, call)
         if problem is not None:
             out.append(CallFault(call.name, call.line, True, problem[0], fn, problem[1]))
     out.sort(key=lambda f: (f.in_evaluator, f.line))

@@ -26,7 +26,7 @@ import hashlib
 import re
 
 from godel.candidate import Program
-from godel.precheck._source import is_python, parsed
+from godel.precheck._source import CACHE, is_python, parsed
 
 __all__ = ["normalized_digest", "normalized_form"]
 
@@ -83,7 +83,7 @@ def _serialise(node: object, out: list[str]) -> None:
         out.append(_constant(node))  # None, an import level, a MatchSingleton's value
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=CACHE)
 def normalized_form(path: str, text: str) -> str:
     """What :func:`normalized_digest` hashes for one file: the tree form of Python, else the text itself."""
     if not is_python(path):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from godel.precheck._scopes import Scope, analyse, catches_name_error
-from godel.precheck._source import future_annotations
+from godel.precheck._source import CACHE, future_annotations
 
 __all__ = ["Unbound", "unbound_reads"]
 
@@ -361,7 +361,7 @@ def _captured(scope: Scope) -> set[str]:
     return out
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=CACHE)
 def unbound_reads(text: str) -> tuple[Unbound, ...]:
     """Reads of a function's locals that fail on every path reaching them, in source order."""
     info = analyse(text)
@@ -377,8 +377,7 @@ def unbound_reads(text: str) -> tuple[Unbound, ...]:
         tracked = frozenset(scope.local - scope.declared_global - scope.declared_nonlocal - _captured(scope))
         if not tracked:
             continue
-        walrus = any(isinstance(n, ast.NamedExpr) for n in ast.walk(node))
-        flow = _Flow(tracked, future, walrus)
+        flow = _Flow(tracked, future, info.walrus)
         params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
         params.update(a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None)
         try:

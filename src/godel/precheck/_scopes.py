@@ -18,12 +18,12 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from godel.precheck._source import future_annotations, parsed
+from godel.precheck._source import CACHE, future_annotations, parsed
 
 __all__ = [
     "BUILTINS",
@@ -102,6 +102,8 @@ class Scope:
     calls: list[CallSite] = field(default_factory=list)  # plain calls ``name(...)``
     attribute_calls: list[CallSite] = field(default_factory=list)  # ``owner.name(...)``, owner a plain name
     children: list[Scope] = field(default_factory=list)
+    returns: list[ast.Return] = field(default_factory=list)  # the return statements of this function itself
+    generator: bool = False  # yields (or awaits): calling it does not run the body
     # A class with a metaclass: its body may look names up in whatever mapping ``__prepare__`` returns.
     opaque: bool = False
 
@@ -142,9 +144,9 @@ class ModuleInfo:
     bindings: Counter[str]  # how many statements bind (or delete) each module-level name
     defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]  # module-level function definitions
     imported: frozenset[str]  # names bound by an import statement, anywhere
-    attributes_read: tuple[
-        tuple[str, str, int], ...
-    ]  # (owner, attribute, line) of each ``owner.attribute`` read
+    # (owner, attribute, line) of each ``owner.attribute`` read
+    attributes_read: tuple[tuple[str, str, int], ...]
+    walrus: bool  # whether the module has an assignment expression at all
 
 
 def catches(handlers: list[ast.ExceptHandler], error: type[BaseException] = NameError) -> bool:
@@ -189,6 +191,7 @@ class _Binder(ast.NodeVisitor):
         self.bindings: Counter[str] = Counter()
         self.defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         self.imported: set[str] = set()
+        self.walrus = False
         self.unpacking: dict[int, int] = {}  # id() of a call whose result is unpacked -> how many targets
         self.attributes_read: list[tuple[str, str, int]] = []
 
@@ -289,6 +292,7 @@ class _Binder(ast.NodeVisitor):
     visit_DictComp = _comprehension
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.walrus = True
         self.visit(node.value)
         s = self.scope
         while s.kind == "comprehension" and s.parent is not None:
@@ -441,10 +445,49 @@ class _Binder(ast.NodeVisitor):
                 self.scope.attribute_calls.append(CallSite(func.attr, *args, func.value.id, unpacked))
         self.generic_visit(node)
 
+    def visit_Return(self, node: ast.Return) -> None:
+        self.scope.returns.append(node)
+        self.generic_visit(node)
+
+    def _yield(self, node: ast.Yield | ast.YieldFrom | ast.Await) -> None:
+        self.scope.generator = True
+        self.generic_visit(node)
+
+    visit_Yield = _yield
+    visit_YieldFrom = _yield
+    visit_Await = _yield
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # also skips NodeVisitor's slow compatibility shim for the old constant node types
+
+    def visit_TypeAlias(self, node: ast.AST) -> None:  # Python 3.12+
+        self._mark("a type alias statement", node)
+
+    # ast.NodeVisitor looks each method up by name on every node; a table per node class is several times faster,
+    # and this pass runs on every proposal.
+    def visit(self, node: ast.AST) -> None:
+        method = _VISITS.get(type(node))
+        if method is None:
+            self.generic_visit(node)
+        else:
+            method(self, node)
+
     def generic_visit(self, node: ast.AST) -> None:
-        if sys.version_info >= (3, 12) and type(node).__name__ == "TypeAlias":
-            self._mark("a type alias statement", node)
-        super().generic_visit(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                self.visit(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+
+
+_VISITS: dict[type[ast.AST], Callable[[_Binder, Any], None]] = {
+    node_class: getattr(_Binder, name)
+    for name in dir(_Binder)
+    if name.startswith("visit_") and isinstance(node_class := getattr(ast, name[6:], None), type)
+}
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:
@@ -452,7 +495,7 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
     return [*args.posonlyargs, *args.args, *args.kwonlyargs, *extra]
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=CACHE)
 def analyse(text: str) -> ModuleInfo | None:
     """The scopes of a Python module's text; None when it does not parse or is too deep to walk."""
     tree = parsed(text)
@@ -475,6 +518,7 @@ def analyse(text: str) -> ModuleInfo | None:
         binder.defs,
         frozenset(binder.imported),
         tuple(binder.attributes_read),
+        binder.walrus,
     )
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from godel._syntax import parse_python, syntax_error
 
-__all__ = ["Fault", "compile_fault", "future_annotations", "is_python", "parsed", "source_line"]
+__all__ = ["CACHE", "Fault", "compile_fault", "future_annotations", "is_python", "parsed", "source_line"]
 
-# Texts are cached by identity of content; a few hundred entries hold the parents and children in flight.
-_CACHE = 512
+# Entries per cache, keyed by file text: enough for the parents and children in flight and the seed; few enough
+# that the cached trees do not slow the garbage collector's full passes.
+CACHE = 64
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def _fault(exc: SyntaxError) -> Fault:
     return Fault(exc.lineno, exc.offset, exc.msg or str(exc))
 
 
-@functools.lru_cache(maxsize=_CACHE)
+@functools.lru_cache(maxsize=CACHE)
 def parsed(text: str) -> ast.Module | Fault:
     """The module's tree, or why it does not parse."""
     try:
@@ -50,7 +51,7 @@ def parsed(text: str) -> ast.Module | Fault:
         return Fault(None, None, "too deeply nested to parse")
 
 
-@functools.lru_cache(maxsize=_CACHE)
+@functools.lru_cache(maxsize=CACHE)
 def compile_fault(text: str) -> Fault | None:
     """Why compiling the module fails (the symbol table's errors included), or None when it compiles."""
     try:
