@@ -17,12 +17,15 @@
    their evaluation gave the original's score. Then the fraction of the run's evaluations the checks would save.
 2. Cost. Each check, the whole chain and ``normalized_digest`` timed per call (p50/p99, wall and CPU) on the run's
    proposals and on MutationProposer children of both examples, every call on fresh text (a comment appended to
-   parent and child) so no cache answers: what a new proposal costs.
+   parent and child) so no cache answers: what a new proposal costs. The chain is also timed with the parent
+   already cached (as in a run, where a parent was an earlier child or the seed) and with the garbage collector
+   paused (to show what its full collections add to the tail).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import shutil
@@ -176,25 +179,33 @@ def cost(samples: list[tuple[Task, Program, Program]], rounds: int) -> list[dict
                 return reason
         return None
 
-    timed: list[tuple[str, Callable[[Task, Program, Program], object]]] = [
-        *((c.__name__, c) for c in DEFAULT_PRECHECKS),
-        ("all checks, in order", chain),
-        ("normalized_digest", lambda _t, _p, child: normalized_digest(child)),
-        ("Program.digest (baseline)", lambda _t, _p, child: child.digest()),
+    # (what, function, parent cached as in a run, garbage collector paused while timing)
+    timed: list[tuple[str, Callable[[Task, Program, Program], object], bool, bool]] = [
+        *((c.__name__, c, False, False) for c in DEFAULT_PRECHECKS),
+        ("all checks, in order", chain, False, False),
+        ("  the parent cached", chain, True, False),
+        ("  the collector paused", chain, False, True),
+        ("normalized_digest", lambda _t, _p, child: normalized_digest(child), False, False),
+        ("Program.digest (baseline)", lambda _t, _p, child: child.digest(), False, False),
     ]
     rows = []
     n = 0
-    for name, fn in timed:
+    for name, fn, parent_cached, paused in timed:
         wall: list[float] = []
         cpu: list[float] = []
         for _round in range(rounds):
             for task, parent, child in samples:
                 n += 1
-                p, c = _fresh(parent, n), _fresh(child, n)
+                p, c = (parent if parent_cached else _fresh(parent, n)), _fresh(child, n)
+                if parent_cached:
+                    fn(task, p, p)  # the parent was the child of an earlier proposal (or the seed)
+                if paused:
+                    gc.disable()
                 t0, c0 = time.perf_counter(), time.thread_time()
                 fn(task, p, c)
                 wall.append(time.perf_counter() - t0)
                 cpu.append(time.thread_time() - c0)
+                gc.enable()
         rows.append(
             {
                 "what": name,
@@ -273,7 +284,9 @@ def main() -> None:
             f"{row['cpu_p50_us']:8.0f} {row['cpu_p99_us']:8.0f}"
         )
     print(
-        "(wall = elapsed time, cpu = this thread's CPU time: the gap is time the OS gave to other processes)"
+        "(wall = elapsed time, cpu = this thread's CPU time: the gap is time the OS gave to other processes; every\n"
+        " call on fresh text, parent and child, unless the parent is cached; the p99 tail with the collector on is\n"
+        " Python's full garbage collections, which the trees these checks allocate set off)"
     )
 
 
