@@ -198,7 +198,8 @@ def cost(samples: list[tuple[Task, Program, Program]], rounds: int) -> list[dict
                 n += 1
                 p, c = (parent if parent_cached else _fresh(parent, n)), _fresh(child, n)
                 if parent_cached:
-                    fn(task, p, p)  # the parent was the child of an earlier proposal (or the seed)
+                    # the parent was the child of an earlier proposal (or the seed): judged, so cached, already
+                    fn(task, Program(dict.fromkeys(p.files, "")), p)
                 if paused:
                     gc.disable()
                 t0, c0 = time.perf_counter(), time.thread_time()

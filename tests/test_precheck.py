@@ -569,16 +569,44 @@ def test_calls_inside_the_evolved_code_are_checked(fm: Task) -> None:
     assert "in the evolvable code" in reason
 
 
-def test_the_evaluators_calls_are_checked(corpus_tasks: dict[str, Task]) -> None:
-    task = corpus_tasks["packing"]  # the evaluator calls prog.pack(26)
+SOLVE_TASK = {
+    "initial_program.py": "# EVOLVE-BLOCK-START\ndef solve(xs):\n    return sorted(xs)\n# EVOLVE-BLOCK-END\n",
+    "evaluator.py": (
+        "import importlib.util\n\n\n"
+        "def evaluate(path):\n"
+        "    spec = importlib.util.spec_from_file_location('program', path)\n"
+        "    prog = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(prog)\n"
+        "    return {'combined_score': float(prog.solve([3, 1, 2]) == [1, 2, 3])}\n"
+    ),
+}
+
+
+def test_the_evaluators_calls_are_checked(make_task: Callable[[dict[str, str]], Path]) -> None:
+    task = load_task(make_task(SOLVE_TASK))
+    seed = task.program.files[MAIN]
+    child = task.program.replace(MAIN, seed.replace("def solve(xs):", "def solve(xs, key):"))
+    reason = calls_fit_signatures(task, task.program, child)
+    assert reason is not None and reason.startswith("the evaluator (evaluator.py line 8)")
+    assert "solve() missing 1 required positional argument: 'key'" in reason
+    gone = task.program.replace(MAIN, seed.replace("def solve(xs):", "def sort_them(xs):"))
+    reason = calls_fit_signatures(task, task.program, gone)
+    assert reason is not None and "removes or renames" in reason and "solve" in reason
+    assert (
+        calls_fit_signatures(task, task.program, task.program.replace(MAIN, seed.replace("xs)", "xs, k=1)")))
+        is None
+    )
+
+
+def test_a_function_the_evaluator_probes_for_may_go(corpus_tasks: dict[str, Task]) -> None:
+    """The corpus evaluator asks hasattr(prog, "pack") before it calls prog.pack(26)."""
+    task = corpus_tasks["packing"]
     seed = task.program.files[task.program.main_path]
+    gone = task.program.replace(task.program.main_path, seed.replace("def pack(n):", "def packing(n):"))
+    assert calls_fit_signatures(task, task.program, gone) is None
     child = task.program.replace(task.program.main_path, seed.replace("def pack(n):", "def pack(n, m):"))
     reason = calls_fit_signatures(task, task.program, child)
-    assert reason is not None and reason.startswith("the evaluator (evaluator.py line")
-    assert "pack() missing 1 required positional argument: 'm'" in reason
-    gone = task.program.replace(task.program.main_path, seed.replace("def pack(n):", "def packing(n):"))
-    reason = calls_fit_signatures(task, task.program, gone)
-    assert reason is not None and "removes or renames" in reason and "pack" in reason
+    assert reason is not None and "pack() missing 1 required positional argument: 'm'" in reason
 
 
 CORRECT_CALLS = {

@@ -49,6 +49,7 @@ class Evaluator:
 
     calls: tuple[CallSite, ...]  # owner.f(...) with owner not an imported module
     reads: tuple[tuple[str, int], ...]  # (f, line) of each owner.f read, owner not an imported module
+    probed: frozenset[str]  # names it asks about first (hasattr(module, "f"), getattr(module, "f", None))
 
 
 def _plural(n: int, word: str) -> str:
@@ -131,7 +132,18 @@ def evaluator_uses(text: str) -> Evaluator | None:
         if c.owner is not None and c.owner not in info.imported
     )
     reads = tuple((attr, line) for owner, attr, line in info.attributes_read if owner not in info.imported)
-    return Evaluator(calls, reads)
+    tree = info.root.node
+    probed = frozenset(
+        n.args[1].value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Name)
+        and n.func.id in ("hasattr", "getattr")
+        and len(n.args) >= 2
+        and isinstance(n.args[1], ast.Constant)
+        and isinstance(n.args[1].value, str)
+    )
+    return Evaluator(calls, reads, probed)
 
 
 def _call_problem(fn: Definition, scope: Scope, call: CallSite) -> tuple[str, str] | None:

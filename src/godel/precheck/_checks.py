@@ -199,7 +199,8 @@ def calls_fit_signatures(task: Task, parent: Program, child: Program) -> str | N
                 return _call_reason(task, child, path, text, new[0])
         if uses is not None and old_info is not None and "__getattr__" not in info.module_bound:
             for attr, line in uses.reads:
-                if attr in old_info.defs and attr not in info.module_bound:
+                # An evaluator that asks whether the module has it (hasattr) copes with its absence.
+                if attr in old_info.defs and attr not in info.module_bound and attr not in uses.probed:
                     return (
                         f"the evaluator ({task.evaluator_path} line {line}) uses {attr}() of {path}, which the "
                         f"edit removes or renames: keep a module-level function named {attr}"

@@ -9,8 +9,8 @@ annotations``) parameter annotations are evaluated where the ``def`` is; local v
 
 Bindings are counted without regard to order or condition (a name bound only under ``if`` or ``try`` is bound), so
 what the checks built on this report is a name that *no* path binds. A module that can create names the tree does
-not show (``from x import *``, ``globals()``, ``exec``, ``import builtins``, ``sys.modules``, ``__dict__``) is
-marked *dynamic* and its names are not judged at all.
+not show (``from x import *``, ``globals()``, ``exec``, ``import builtins``, ``sys.modules``, ``__dict__``,
+``@enum.global_enum``) is marked *dynamic* and its names are not judged at all.
 """
 
 from __future__ import annotations
