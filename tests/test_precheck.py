@@ -48,6 +48,7 @@ from tests.helpers import EXAMPLES, ROOT
 Check = Callable[[Task, Program, Program], "str | None"]
 MAIN = "initial_program.py"
 EMPTY = Program.single(MAIN, "")
+COMPAT = ROOT / "tests" / "compat_tasks"  # tasks written in the style of OpenEvolve 0.4's examples
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +164,12 @@ def test_digest_of_the_models_whitespace_edit(fm: Task) -> None:
 
 
 def _programs() -> list[str]:
-    paths = [*EXAMPLES.glob("*/*.py"), *(CORPUS / "seeds").glob("*.py"), *(CORPUS / "legit").glob("*.py")]
+    paths = [
+        *EXAMPLES.glob("*/*.py"),
+        *COMPAT.glob("*/*.py"),
+        *(CORPUS / "seeds").glob("*.py"),
+        *(CORPUS / "legit").glob("*.py"),
+    ]
     return [p.read_text() for p in sorted(paths)]
 
 
@@ -259,6 +265,11 @@ def test_examples_and_corpus_pass_every_check(fm: Task, corpus_tasks: dict[str, 
         # Judged as if every line were new (an empty parent), and as an edit of the task's own seed.
         assert all_checks(task, empty, program) == [], program.main_path
         assert all_checks(task, task.program, program) == [], program.main_path
+    # OpenEvolve-style programs and evaluators, judged as all-new files
+    compat = sorted(COMPAT.glob("*/*.py"))
+    assert len(compat) >= 8
+    for path in compat:
+        assert all_checks(fm, EMPTY, Program.single(MAIN, path.read_text())) == [], path
 
 
 @pytest.mark.slow
