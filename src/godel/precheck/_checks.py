@@ -187,22 +187,28 @@ def calls_fit_signatures(task: Task, parent: Program, child: Program) -> str | N
         info = analyse(text)
         if info is None or info.dynamic is not None:
             continue
-        old_info = analyse(old) if old is not None else None
-        if old is not None and old_info is None:
-            continue
         uses = evaluator if path == child.main_path else None
         faults = call_faults(info, uses)
-        if faults:
-            known = {f.key for f in call_faults(old_info, uses)} if old_info is not None else set()
-            new = [f for f in faults if f.key not in known]
-            if new:
-                return _call_reason(task, child, path, text, new[0])
-        if uses is not None and old_info is not None and "__getattr__" not in info.module_bound:
-            for attr, line in uses.reads:
-                # An evaluator that asks whether the module has it (hasattr) copes with its absence.
-                if attr in old_info.defs and attr not in info.module_bound and attr not in uses.probed:
-                    return (
-                        f"the evaluator ({task.evaluator_path} line {line}) uses {attr}() of {path}, which the "
-                        f"edit removes or renames: keep a module-level function named {attr}"
-                    )
+        missing: list[tuple[str, int]] = []
+        if uses is not None and "__getattr__" not in info.module_bound:
+            # An evaluator that asks whether the module has a name (hasattr) copes with its absence.
+            missing = [
+                (a, line) for a, line in uses.reads if a not in info.module_bound and a not in uses.probed
+            ]
+        if not faults and (not missing or old is None):
+            continue
+        # The parent is looked at only when the child has something to answer for (most children do not).
+        old_info = analyse(old) if old is not None else None
+        if old is not None and old_info is None:
+            continue  # the parent's file does not parse: nothing to compare with
+        known = {f.key for f in call_faults(old_info, uses)} if old_info is not None else set()
+        new = [f for f in faults if f.key not in known]
+        if new:
+            return _call_reason(task, child, path, text, new[0])
+        for attr, line in missing:
+            if old_info is not None and attr in old_info.defs:
+                return (
+                    f"the evaluator ({task.evaluator_path} line {line}) uses {attr}() of {path}, which the "
+                    f"edit removes or renames: keep a module-level function named {attr}"
+                )
     return None
