@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from collections.abc import Iterator
 
 from godel.candidate import Program
@@ -195,7 +196,11 @@ def calls_fit_signatures(task: Task, parent: Program, child: Program) -> str | N
             missing = [
                 (a, line) for a, line in uses.reads if a not in info.module_bound and a not in uses.probed
             ]
-        if not faults and (not missing or old is None):
+            # Only a function the parent defined can have been removed (a cheap filter before parsing it).
+            missing = [
+                (a, line) for a, line in missing if old is not None and re.search(rf"\bdef\s+{a}\b", old)
+            ]
+        if not faults and not missing:
             continue
         # The parent is looked at only when the child has something to answer for (most children do not).
         old_info = analyse(old) if old is not None else None
