@@ -770,6 +770,7 @@ def _key(scope: Scope) -> tuple[int, str]:
     return line, name
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
