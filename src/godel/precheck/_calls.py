@@ -12,7 +12,9 @@ A call is judged only when both ends are certain: a plain ``f(...)`` that resolv
 (not a local or parameter of that name), with no ``*args`` or ``**kwargs``, outside any ``try`` that may catch the
 TypeError, to a function bound exactly once in the module, by an undecorated ``def`` (a decorator may change the
 signature). The evaluator's ``owner.f(...)`` calls count for the task's program file when ``owner`` is not a module
-the evaluator imports.
+the evaluator imports. Unpacking is judged only when every ``return`` of the function gives a tuple or list display
+(or nothing) of another length. A function the evaluator reads (``owner.f``) that the parent defined and the child
+no longer binds is reported too, unless the evaluator asks first (``hasattr(module, "f")``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from godel.precheck._scopes import CallSite, ModuleInfo, Scope, analyse
 
-__all__ = ["CallFault", "Evaluator", "bind_fault", "call_faults", "evaluator_uses", "signatures"]
+__all__ = ["CallFault", "EvaluatorUses", "bind_fault", "call_faults", "evaluator_uses", "signatures"]
 
 Definition = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -44,7 +46,7 @@ class CallFault:
 
 
 @dataclass(frozen=True)
-class Evaluator:
+class EvaluatorUses:
     """What a task's evaluator does with the program module."""
 
     calls: tuple[CallSite, ...]  # owner.f(...) with owner not an imported module
@@ -120,7 +122,7 @@ def signatures(info: ModuleInfo) -> dict[str, tuple[Definition, Scope]]:
 
 
 @functools.lru_cache(maxsize=64)
-def evaluator_uses(text: str) -> Evaluator | None:
+def evaluator_uses(text: str) -> EvaluatorUses | None:
     """The evaluator's uses of the program module; None when it does not parse."""
     info = analyse(text)
     if info is None:
@@ -143,7 +145,7 @@ def evaluator_uses(text: str) -> Evaluator | None:
         and isinstance(n.args[1], ast.Constant)
         and isinstance(n.args[1].value, str)
     )
-    return Evaluator(calls, reads, probed)
+    return EvaluatorUses(calls, reads, probed)
 
 
 def _call_problem(fn: Definition, scope: Scope, call: CallSite) -> tuple[str, str] | None:
@@ -157,7 +159,7 @@ def _call_problem(fn: Definition, scope: Scope, call: CallSite) -> tuple[str, st
     return None
 
 
-def call_faults(info: ModuleInfo, evaluator: Evaluator | None) -> list[CallFault]:
+def call_faults(info: ModuleInfo, evaluator: EvaluatorUses | None) -> list[CallFault]:
     """Calls in the module (and the evaluator, when given) that cannot bind to the definition they reach."""
     sigs = signatures(info)
     out: list[CallFault] = []

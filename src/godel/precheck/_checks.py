@@ -15,8 +15,7 @@ from collections.abc import Iterator
 
 from godel.candidate import Program
 from godel.errors import TaskError
-from godel.precheck._calls import CallFault, call_faults, evaluator_uses
-from godel.precheck._calls import Evaluator as EvaluatorUses
+from godel.precheck._calls import CallFault, EvaluatorUses, call_faults, evaluator_uses
 from godel.precheck._flow import unbound_reads
 from godel.precheck._scopes import BUILTINS, ModuleInfo, Ref, Scope, analyse, undefined
 from godel.precheck._source import Fault, compile_fault, is_python, parsed, source_line

@@ -11,6 +11,9 @@ Bindings are counted without regard to order or condition (a name bound only und
 what the checks built on this report is a name that *no* path binds. A module that can create names the tree does
 not show (``from x import *``, ``globals()``, ``exec``, ``import builtins``, ``sys.modules``, ``__dict__``,
 ``@enum.global_enum``) is marked *dynamic* and its names are not judged at all.
+
+The module is over 500 lines because it is one thing: the binder needs a case for each construct of the language
+that binds, reads or opens a scope, and splitting those cases apart would scatter one set of rules.
 """
 
 from __future__ import annotations
