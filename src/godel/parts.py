@@ -16,10 +16,11 @@ from typing import Any
 
 from godel.archive import Archive, open_archive
 from godel.config import Config
-from godel.engine import Engine, Worker, WorkerConfig
+from godel.engine import DEFAULT_STAGE_PRECHECKS, Engine, Precheck, Worker, WorkerConfig
 from godel.errors import ConfigError, GodelError
 from godel.executor import Executor, LocalExecutor, make_executor
 from godel.guard import AuditKeyCreated, Checkpointer, Guard, load_audit_key, make_guard
+from godel.precheck import compiles, parses
 from godel.progress import Progress
 from godel.propose import MixProposer, MutationProposer, Proposer
 from godel.sandbox import FabricSandbox, Sandbox, make_sandbox
@@ -76,6 +77,7 @@ class Parts:
     selector_factory: Callable[[], Selector]
     guard: Guard | None
     checkpointer: Checkpointer | None = None
+    prechecks: tuple[Precheck, ...] | None = None  # None: every default precheck
     notes: list[str] = field(default_factory=list)  # things the user should know (fallbacks taken)
     _closed: bool = False
 
@@ -96,6 +98,7 @@ class Parts:
             on_progress=on_progress,
             on_event=on_event,
             checkpointer=self.checkpointer,
+            prechecks=self.prechecks,
         )
 
     def worker(self, config: WorkerConfig) -> Worker:
@@ -109,6 +112,7 @@ class Parts:
             executor=self.executor,
             worker=config,
             checkpointer=self.checkpointer,
+            prechecks=self.prechecks,
         )
 
     def close(self) -> None:
@@ -187,8 +191,17 @@ def build_parts(
         selector_factory=lambda: make_selector(selector_cfg),
         guard=guard,
         checkpointer=checkpointer,
+        prechecks=_prechecks(task),
         notes=notes,
     )
+
+
+def _prechecks(task: Task) -> tuple[Precheck, ...] | None:
+    """The wasm sandbox runs CPython 3.12, which parses what this interpreter (3.11) may not: there the syntax is
+    the sandbox's to judge, and only the checks that do not re-parse the program stay."""
+    if task.config.sandbox.backend != "wasm":
+        return None
+    return tuple(c for c in DEFAULT_STAGE_PRECHECKS if c not in (parses, compiles))
 
 
 def _checkpointer(task: Task, archive: Archive, notes: list[str]) -> Checkpointer:

@@ -240,3 +240,25 @@ def test_a_worker_composes_the_same_pipeline_with_claims(tmp_path: Path, archive
     assert all(c.status == Status.OK for c in cands), [(c.iteration, c.status, c.reason) for c in cands]
     assert executor.calls == 7
     assert archive.get_run(summary.run_id).status == "finished"
+
+
+def test_near_misses_cost_no_evaluation(tmp_path: Path, archive: Archive) -> None:
+    task = _task(tmp_path, 3, "run.parallel=1")
+    reformatted = Program.single("initial_program.py", SEED.replace("X = 1.0", "X = (1.0)  # the same"))
+    undefined = Program.single("initial_program.py", SEED.replace("X = 1.0", "X = math.sqrt(Y)"))
+    fine = Program.single("initial_program.py", SEED.replace("X = 1.0", "X = 2.0"))
+    executor = ScriptedExecutor(_score)  # type: ignore[arg-type]
+    summary = _engine(task, archive, ScriptedProposer([reformatted, undefined, fine]), executor).run()
+    dup, undef, ok = archive.candidates(summary.run_id)[1:]
+    assert (dup.status, dup.failure_stage) == (Status.REJECTED, "duplicate")  # same syntax tree as the seed
+    assert (undef.status, undef.failure_stage) == (Status.FAILED, "propose") and "Y" in (undef.reason or "")
+    assert ok.status == Status.OK
+    assert executor.calls == 2  # the seed and the one real change
+
+
+def test_text_duplicates_only_when_the_evaluator_scores_the_source(tmp_path: Path, archive: Archive) -> None:
+    task = _task(tmp_path, 1, "run.parallel=1", "run.same_code='text'")
+    reformatted = Program.single("initial_program.py", SEED.replace("X = 1.0", "X = 1.0  # the same value"))
+    executor = ScriptedExecutor(_score)  # type: ignore[arg-type]
+    summary = _engine(task, archive, ScriptedProposer([reformatted]), executor).run()
+    assert archive.candidates(summary.run_id)[1].status == Status.OK and executor.calls == 2

@@ -87,6 +87,11 @@ class RunConfig(Strict):
     reject_duplicates: bool = Field(
         True, description="reject a proposal whose code equals an earlier candidate's"
     )
+    same_code: Literal["syntax", "text"] = Field(
+        "syntax",
+        description="syntax: programs with the same syntax tree are the same code (whitespace, comments and "
+        "formatting do not make a new candidate); text: only identical text is (for evaluators that score the source)",
+    )
     storage: str | None = Field(
         None, description="archive URL; default sqlite:///godel.db in the working directory"
     )

@@ -11,6 +11,7 @@ A new kind of run is a new :class:`Stages` for the same pipeline (and a ledger w
 from godel.engine._accept import Acceptance, Decision, Incumbent
 from godel.engine._local import Engine, budget_spent
 from godel.engine._pipeline import (
+    DEFAULT_STAGE_PRECHECKS,
     MAX_INFRA_ERRORS,
     Health,
     Pipeline,
@@ -25,6 +26,7 @@ from godel.engine._worker import BudgetSpent, ClaimLedger, Worker, WorkerConfig
 from godel.progress import Progress, RunSummary
 
 __all__ = [
+    "DEFAULT_STAGE_PRECHECKS",
     "MAX_INFRA_ERRORS",
     "Acceptance",
     "BudgetSpent",

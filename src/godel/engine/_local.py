@@ -18,12 +18,13 @@ from typing import Any
 from godel.archive import Archive, CandidateRow, LeaseKeeper, LeaseLost, RunInfo
 from godel.candidate import Candidate, Program, Proposal, Status
 from godel.config import noise_samples
-from godel.engine._pipeline import Pipeline, Stages, Ticket, iteration_rng
+from godel.engine._pipeline import DEFAULT_STAGE_PRECHECKS, Pipeline, Precheck, Stages, Ticket, iteration_rng
 from godel.engine._store import CandidateCache, EventLog, LocalLedger
 from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import limit_hint
 from godel.executor import Executor, LocalExecutor
 from godel.guard import Checkpointer, Guard
+from godel.precheck import normalized_digest
 from godel.progress import Progress, RunSummary
 from godel.propose import Proposer
 from godel.sandbox import Sandbox
@@ -31,7 +32,7 @@ from godel.select import Selector
 from godel.task import Task
 from godel.telemetry import Telemetry
 
-__all__ = ["Engine", "accepted_best", "budget_spent", "default_executor", "seed_or_raise"]
+__all__ = ["Engine", "accepted_best", "budget_spent", "default_executor", "run_stages", "seed_or_raise"]
 
 _HOUSEKEEPING_SECONDS = 2.0
 
@@ -43,6 +44,24 @@ def default_executor(task: Task, sandbox: Sandbox | None, executor: Executor | N
     if sandbox is None:
         raise GodelError("an engine needs a sandbox or an executor", hint="pass sandbox= or executor=")
     return LocalExecutor(task, sandbox)
+
+
+def run_stages(
+    task: Task,
+    proposer: Proposer,
+    evaluator: Executor,
+    guard: Guard | None,
+    prechecks: tuple[Precheck, ...] | None = None,
+) -> Stages:
+    """The stages of an evolution run of ``task``: its proposer, its executor, its guard, the prechecks (default:
+    every one of godel.precheck) and what counts as the same code (``run.same_code``)."""
+    return Stages(
+        proposer=proposer,
+        evaluator=evaluator,
+        guard=guard,
+        prechecks=DEFAULT_STAGE_PRECHECKS if prechecks is None else prechecks,
+        same_code=normalized_digest if task.config.run.same_code == "syntax" else Program.digest,
+    )
 
 
 def budget_spent(task: Task, progress: Progress, pipeline: Pipeline, stop: threading.Event) -> str | None:
@@ -99,8 +118,9 @@ class _View:
     """What the next iteration may know of the run: the selector's state, the code digests seen, and recent failure
     reasons per parent. Fed strictly in iteration order."""
 
-    def __init__(self, selector: Selector) -> None:
+    def __init__(self, selector: Selector, same_code: Callable[[Program], str]) -> None:
         self.selector = selector
+        self.same_code = same_code
         self.digests: dict[str, int] = {}
         self.feedback: dict[int, deque[str]] = {}
 
@@ -118,7 +138,7 @@ class _View:
             )
         )
         if cand.failure_stage not in ("propose", "duplicate"):
-            self.digests.setdefault(cand.program.digest(), cand.id)
+            self.digests.setdefault(self.same_code(cand.program), cand.id)
         if cand.parent_id is not None and cand.status in (Status.FAILED, Status.REJECTED) and cand.reason:
             self.feedback.setdefault(cand.parent_id, deque(maxlen=3)).append(cand.reason)
 
@@ -179,6 +199,7 @@ class Engine:
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         checkpointer: Checkpointer | None = None,
         lease_seconds: float = 30.0,
+        prechecks: tuple[Precheck, ...] | None = None,
     ) -> None:
         self.task = task
         self.archive = archive
@@ -196,6 +217,7 @@ class Engine:
         # Signs the audit trail every N events and at the end of the run (None: the trail is left unsigned).
         self.checkpointer = checkpointer
         self.lease_seconds = lease_seconds
+        self.stages = run_stages(task, proposer, self.executor, guard, prechecks)
         self._lease: LeaseKeeper | None = None
         self.lease_lost: LeaseLost | None = None
         # What the run records about containment: the sandbox's, or (an executor alone) the executor's name.
@@ -278,7 +300,7 @@ class Engine:
         return Pipeline(
             self.task,
             self.archive,
-            Stages(proposer=self.proposer, evaluator=self.executor, guard=self.guard),
+            self.stages,
             LocalLedger(self.archive),
             events=self.events(),
             cache=CandidateCache(self.archive),
@@ -358,7 +380,7 @@ class _LocalRun:
         pipeline.resume_acceptance(engine.archive.get_run(run.id).meta, seed)
         best = pipeline.acceptance.incumbent
         progress.show_best(best.score, best.id)
-        view = _View(engine.selector_factory())
+        view = _View(engine.selector_factory(), pipeline.stages.same_code)
         view.observe(seed)
         stopped = "iterations"
         flight = _Flight(ThreadPoolExecutor(max_workers=engine.window, thread_name_prefix="godel-worker"))

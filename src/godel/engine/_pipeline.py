@@ -34,12 +34,14 @@ from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import Evaluates
 from godel.guard import Guard, Verdict
 from godel.noise import Noise, Samples
+from godel.precheck import DEFAULT_PRECHECKS, normalized_digest
 from godel.propose import Outcome, ProposalContext, Proposer
 from godel.redact import redact, redact_obj
 from godel.task import Task
 from godel.telemetry import span
 
 __all__ = [
+    "DEFAULT_STAGE_PRECHECKS",
     "MAX_INFRA_ERRORS",
     "Health",
     "Pipeline",
@@ -68,6 +70,10 @@ def legal_edit(task: Task, parent: Program, child: Program) -> str | None:
     return task.check_edit(parent, child)
 
 
+# The task's own rules first, then the compile-time faults a model's near-misses have (godel.precheck).
+DEFAULT_STAGE_PRECHECKS: tuple[Precheck, ...] = (legal_edit, *DEFAULT_PRECHECKS)
+
+
 @dataclass(frozen=True)
 class Stages:
     """What a kind of run plugs into the pipeline."""
@@ -75,7 +81,10 @@ class Stages:
     proposer: Proposer
     evaluator: Evaluates
     guard: Guard | None = None
-    prechecks: tuple[Precheck, ...] = (legal_edit,)
+    prechecks: tuple[Precheck, ...] = DEFAULT_STAGE_PRECHECKS
+    # How two programs are "the same code" for the duplicate check: by syntax tree (whitespace and comments do not
+    # make a new candidate) or by text (for evaluators that score the source itself).
+    same_code: Callable[[Program], str] = normalized_digest
 
 
 @dataclass(frozen=True)
@@ -228,7 +237,10 @@ class Pipeline:
             if problem is not None:
                 return Status.FAILED, f"proposal: {problem}", "propose"
         if self.task.config.run.reject_duplicates:
-            dup = self.ledger.duplicate_of(ticket.run_id, proposal.program.digest(), ticket.seen)
+            program = proposal.program
+            dup = self.ledger.duplicate_of(
+                ticket.run_id, program, self.stages.same_code(program), ticket.seen
+            )
             if dup is not None:
                 return Status.REJECTED, f"duplicate of candidate {dup}", "duplicate"
         return None

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from godel.archive import Archive, Event
-from godel.candidate import Candidate
+from godel.candidate import Candidate, Program
 from godel.redact import redact_obj
 from godel.telemetry import Telemetry
 
@@ -27,9 +27,10 @@ class Ledger(Protocol):
         """Store ``cand``; return it with its id (and its iteration, when the ledger numbers candidates)."""
         ...
 
-    def duplicate_of(self, run_id: int, digest: str, seen: Mapping[str, int]) -> int | None:
-        """An earlier candidate with the same code, or None; ``seen`` is what the iteration may know of (code digest
-        -> candidate id), as the select stage decided."""
+    def duplicate_of(self, run_id: int, program: Program, key: str, seen: Mapping[str, int]) -> int | None:
+        """An earlier candidate with the same code as ``program``, or None. ``key`` is the program's code key (its
+        syntax-tree digest, by default) and ``seen`` what the iteration may know of (code key -> candidate id), as
+        the select stage decided."""
         ...
 
     def holding(self, cid: int) -> contextlib.AbstractContextManager[None]:
@@ -49,8 +50,8 @@ class LocalLedger:
         self.archive.add_candidate(stored)
         return stored
 
-    def duplicate_of(self, run_id: int, digest: str, seen: Mapping[str, int]) -> int | None:
-        return seen.get(digest)
+    def duplicate_of(self, run_id: int, program: Program, key: str, seen: Mapping[str, int]) -> int | None:
+        return seen.get(key)
 
     def holding(self, cid: int) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()

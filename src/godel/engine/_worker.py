@@ -24,10 +24,17 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from godel.archive import Archive, RunInfo
-from godel.candidate import Candidate, Status
+from godel.candidate import Candidate, Program, Status
 from godel.config import noise_samples
-from godel.engine._local import Engine, accepted_best, budget_spent, default_executor, seed_or_raise
-from godel.engine._pipeline import Pipeline, Stages, Ticket
+from godel.engine._local import (
+    Engine,
+    accepted_best,
+    budget_spent,
+    default_executor,
+    run_stages,
+    seed_or_raise,
+)
+from godel.engine._pipeline import Pipeline, Precheck, Ticket
 from godel.engine._store import CandidateCache, EventLog
 from godel.errors import ArchiveError, ArchiveUnavailable, GodelError, TaskError
 from godel.executor import Executor
@@ -76,8 +83,9 @@ class ClaimLedger:
             raise BudgetSpent("the run's iterations are all claimed")
         return stored
 
-    def duplicate_of(self, run_id: int, digest: str, seen: Mapping[str, int]) -> int | None:
-        return self.archive.find_by_digest(run_id, digest)
+    def duplicate_of(self, run_id: int, program: Program, key: str, seen: Mapping[str, int]) -> int | None:
+        # The archive indexes the text's digest: among workers a duplicate is the same text.
+        return self.archive.find_by_digest(run_id, program.digest())
 
     @contextlib.contextmanager
     def holding(self, cid: int) -> Iterator[None]:
@@ -110,6 +118,7 @@ class Worker:
         telemetry: Telemetry | None = None,
         worker: WorkerConfig | None = None,
         checkpointer: Checkpointer | None = None,
+        prechecks: tuple[Precheck, ...] | None = None,
     ) -> None:
         self.task = task
         self.archive = archive
@@ -124,6 +133,7 @@ class Worker:
             self.wconf.worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         )
         self.seed = task.config.run.seed
+        self.prechecks = prechecks
         self.checkpointer = checkpointer  # signs the audit trail every N events and when this worker leaves
         self._stop = threading.Event()
 
@@ -175,7 +185,7 @@ class _WorkerRun:
         self.pipeline = Pipeline(
             worker.task,
             worker.archive,
-            Stages(proposer=worker.proposer, evaluator=worker.executor, guard=worker.guard),
+            run_stages(worker.task, worker.proposer, worker.executor, worker.guard, worker.prechecks),
             self.ledger,
             events=EventLog(
                 worker.archive,
