@@ -26,7 +26,7 @@ from godel.task import Task, load_task
 from tests.helpers import write_task
 
 SEED = "import math\n# EVOLVE-BLOCK-START\nX = 1.0\n# EVOLVE-BLOCK-END\n"
-_X = re.compile(r"^X = (?P<v>[-0-9.e]+)$", re.M)
+_X = re.compile(r"^X = (?P<v>[-0-9.e]+)", re.M)
 
 
 def _task(tmp_path: Path, iterations: int, *extra: str) -> Task:
