@@ -69,7 +69,7 @@ def test_try_reports_each_file(tmp_path: Path) -> None:
     result = doc("try", str(task), str(good), str(bad), "--storage", url, "--allow-unsafe")
     by = {Path(c["file"]).name: c for c in result["candidates"]}
     assert by["good.py"]["status"] == "ok" and by["good.py"]["score"] > 0
-    assert by["bad.py"]["status"] == "failed" and "NameError" in by["bad.py"]["reason"]
+    assert by["bad.py"]["status"] == "failed" and "undefined name 'nope'" in by["bad.py"]["reason"]
 
 
 @pytest.mark.parametrize(

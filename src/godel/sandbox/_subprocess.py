@@ -158,6 +158,10 @@ class SubprocessSandbox:
         cpu = usage.ru_utime + usage.ru_stime
         code = proc.returncode
         stderr = err.decode("utf-8", "replace")
+        # Linux carries the forking parent's RSS high-water mark across exec into ru_maxrss, so a large host
+        # process (a test runner, a long run) shows through. RLIMIT_AS bounds the job itself to the limit, so a
+        # figure above it can only be the parent's: the limit is then the truthful upper bound.
+        peak_mb = min(usage.ru_maxrss / 1024.0, float(limits.memory_mb))
         if termination is None:
             if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu >= limits.cpu - 0.05):
                 termination, reason = "cpu_limit", f"CPU limit of {limits.cpu:g}s exceeded"
@@ -179,7 +183,7 @@ class SubprocessSandbox:
             result=bytes(res) if res else None,
             wall_seconds=wall,
             cpu_seconds=cpu,
-            peak_memory_mb=usage.ru_maxrss / 1024.0,
+            peak_memory_mb=peak_mb,
             backend=self.name,
             reason=reason,
             isolation=self.isolation,
