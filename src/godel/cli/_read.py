@@ -32,8 +32,16 @@ __all__ = ["archive_doctor"]
 
 
 @app.command()
-def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = False) -> None:
-    """Runs in the archive and the state of one (counts, best score, recent failures)."""
+def status(
+    storage: StorageOpt = None,
+    run: RunOpt = None,
+    tiers: Annotated[
+        bool,
+        typer.Option("--tiers", help="grade the run's candidates into quality tiers (reads every score)"),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Runs in the archive and the state of one (counts, best score, recent failures, warm start, tiers)."""
     archive = open_existing(storage)
     try:
         info = pick_run(archive, run)
@@ -66,7 +74,13 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
             "best": best.summary() if best else None,
             "noise": info.meta.get("noise"),
             "recent_failures": failures,
+            "warm_start": info.meta.get("warm_start"),
         }
+        if tiers:
+            from godel.learn import grade, tier_counts
+
+            graded = grade(archive.candidates(info.id, status=Status.OK))
+            doc["tiers"] = tier_counts(graded)
     finally:
         archive.close()
     if as_json:
@@ -82,6 +96,18 @@ def status(storage: StorageOpt = None, run: RunOpt = None, as_json: JsonOpt = Fa
     )
     if isinstance(doc["noise"], dict):
         out.print(f"  evaluator noise: {Noise.from_dict(doc['noise']).describe()}")
+    warm = doc["warm_start"]
+    if isinstance(warm, dict):
+        out.print(
+            f"  warm start from run {warm.get('run_name')}: {len(warm.get('candidates', []))} candidate(s) of "
+            + "+".join(warm.get("tiers", []))
+            + " (source tiers: "
+            + ", ".join(f"{k} {v}" for k, v in dict(warm.get("counts", {})).items())
+            + ")",
+            markup=False,
+        )
+    if "tiers" in doc:
+        out.print("  tiers: " + ", ".join(f"{k} {v}" for k, v in doc["tiers"].items()), markup=False)
     for f in failures:
         out.print(redact(f"  #{f['id']} {f['stage']}: {f['reason']}"[:160]))
 

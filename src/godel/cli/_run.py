@@ -17,7 +17,7 @@ from godel.candidate import Program
 from godel.cli._app import app
 from godel.cli._common import JsonOpt, StorageOpt, candidate_doc, emit_json, err, fmt, out
 from godel.engine import WorkerConfig
-from godel.errors import GodelError
+from godel.errors import GodelError, UsageError
 from godel.noise import Noise
 from godel.parts import Parts, build_parts, storage_url
 from godel.progress import Progress, RunSummary
@@ -38,6 +38,29 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create")]) ->
         (directory / name).write_text((src / name).read_text())
     out.print(f"created task in {directory}: initial_program.py, evaluator.py, godel.toml")
     out.print(f"next: godel evolve {directory}")
+
+
+def _warm_plan(parts: Parts, task: Task, source: str, tiers: str, size: int | None) -> dict[str, Any]:
+    from godel.learn import TIERS, plan_warm_start
+    from godel.precheck import normalized_digest
+
+    names = [t.strip().upper() for t in tiers.split(",") if t.strip()]
+    bad = [t for t in names if t not in {x.value for x in TIERS}]
+    if bad or not names:
+        raise UsageError(
+            f"--warm-tiers {tiers!r}: unknown tier {', '.join(bad) or '(none given)'}",
+            hint="use EXCELLENT, GOOD, FAIR and/or POOR, comma-separated",
+        )
+    limit = size if size is not None else max(1, min(8, task.config.run.iterations // 4))
+    same = normalized_digest if task.config.run.same_code == "syntax" else None
+    plan = plan_warm_start(parts.archive, source, limit=limit, tiers=names, same_code=same)
+    counts = ", ".join(f"{k} {v}" for k, v in plan.counts.items())
+    err.print(
+        f"warm start from run {plan.run_name}: {len(plan.candidate_ids)} candidate(s) of tiers {'+'.join(names)} "
+        f"re-evaluated first (its tiers: {counts})",
+        markup=False,
+    )
+    return plan.to_dict()
 
 
 # -- evolve -------------------------------------------------------------------------------------------------------
@@ -162,6 +185,27 @@ def evolve(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a config key: section.key=value")
     ] = None,
+    warm_start: Annotated[
+        str | None,
+        typer.Option(
+            "--warm-start",
+            metavar="RUN",
+            help="start from an earlier run (name or id, same archive): its best tiers are re-evaluated first",
+        ),
+    ] = None,
+    warm_tiers: Annotated[
+        str,
+        typer.Option(
+            help="with --warm-start: the tiers admitted, comma-separated (EXCELLENT,GOOD,FAIR,POOR)"
+        ),
+    ] = "EXCELLENT,GOOD",
+    warm_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="with --warm-start: at most this many candidates (default: a quarter of the budget, 8 at most)",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evolve the task's program: select, propose, guard, evaluate in the sandbox, archive — until a budget ends."""
@@ -173,10 +217,11 @@ def evolve(
     parts = _built(task, storage, executor, ray_address)
     display = _Display(quiet=as_json)
     with parts:
+        warm = _warm_plan(parts, task, warm_start, warm_tiers, warm_size) if warm_start else None
         engine = parts.engine(on_progress=display.update)
         try:
             with display:
-                summary = engine.run(resume=resume, name=name)
+                summary = engine.run(resume=resume, name=name, warm_start=warm)
         except KeyboardInterrupt:
             err.print("\ninterrupted: everything evaluated so far is stored; continue with --resume")
             raise typer.Exit(130) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -231,7 +231,9 @@ class Engine:
         observe = self.checkpointer.observe if self.checkpointer is not None else None
         return EventLog(self.archive, self.telemetry, self.on_event, stored=observe)
 
-    def start_run(self, *, resume: bool = False, name: str | None = None) -> RunInfo:
+    def start_run(
+        self, *, resume: bool = False, name: str | None = None, warm_start: Mapping[str, Any] | None = None
+    ) -> RunInfo:
         """The run to work on: the task's latest run when resuming, else a new one. Either way this process takes
         the run's lease first: one owner at a time (another ``--resume`` of it is refused, naming the holder)."""
         events = self.events()
@@ -256,7 +258,8 @@ class Engine:
             run_name,
             self.task.name,
             self.task.config.to_dict(),
-            {"task": self.task.info(), "sandbox": self._sandbox_name, "sandbox_trusted": self._trusted},
+            {"task": self.task.info(), "sandbox": self._sandbox_name, "sandbox_trusted": self._trusted}
+            | ({"warm_start": dict(warm_start)} if warm_start else {}),
         )
         self._hold(run.id)
         if self._trusted:
@@ -268,8 +271,16 @@ class Engine:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def run(self, *, resume: bool = False, name: str | None = None) -> RunSummary:
-        run = self.start_run(resume=resume, name=name)
+    def run(
+        self, *, resume: bool = False, name: str | None = None, warm_start: Mapping[str, Any] | None = None
+    ) -> RunSummary:
+        """Run to the end of a budget. ``warm_start`` (a new run only; see :func:`godel.learn.plan_warm_start`) names
+        candidates of an earlier run that become this run's first proposals, re-evaluated here like any other."""
+        if resume and warm_start:
+            raise GodelError(
+                "--warm-start starts a new run; --resume continues one", hint="use one of the two, not both"
+            )
+        run = self.start_run(resume=resume, name=name, warm_start=warm_start)
         try:
             if self.guard is not None:
                 self.guard.start(self.archive, run.id, self.task)
@@ -358,6 +369,11 @@ class _LocalRun:
         self.pipeline = engine.pipeline(run)
         self.progress = Progress(run.id, run.name, total=self.task.config.run.iterations)
         self.stored = {r.iteration: r for r in engine.archive.rows(run.id)}
+        # Read back from the run's meta, so a resumed warm-started run proposes exactly what it did before.
+        warm = run.meta.get("warm_start") or {}
+        self.warm: list[int] = [int(c) for c in warm.get("candidates", [])]
+        self.warm_from = str(warm.get("run_name", warm.get("run", "")))
+        self.seed: Candidate | None = None
 
     def account(self, cand: Candidate) -> None:
         self.progress.count(cand, self.pipeline.health.last)
@@ -377,6 +393,7 @@ class _LocalRun:
             pipeline, pipeline.seed(run.id, stored, noise_samples(self.task.config.run)), self.task
         )
         progress.seed_score = seed.score
+        self.seed = seed
         pipeline.resume_acceptance(engine.archive.get_run(run.id).meta, seed)
         best = pipeline.acceptance.incumbent
         progress.show_best(best.score, best.id)
@@ -446,6 +463,9 @@ class _LocalRun:
                 continue  # stored result from an earlier session: never evaluated twice
             if row is not None:  # pending: proposal stored, evaluation lost in a crash
                 flight.submit(i, pipeline.finish, pipeline.cache.get(row.id))
+            elif i <= len(self.warm):
+                ticket, proposal = self._warm(i, view)
+                flight.submit(i, pipeline.submit, ticket, proposal, 0.0)
             else:
                 flight.submit(i, pipeline.run, self._ticket(i, view))
             engine.telemetry.queue_depth(len(flight.running))
@@ -472,6 +492,16 @@ class _LocalRun:
             feedback=tuple(view.feedback.get(parent_id, ())),
             seen=dict(view.digests),
         )
+
+    def _warm(self, i: int, view: _View) -> tuple[Ticket, Proposal]:
+        """Proposal ``i`` of a warm start: an earlier run's candidate, offered as the seed's child so every stage
+        (precheck, gate, sandbox, review) judges it afresh."""
+        source = self.engine.archive.get_candidate(self.warm[i - 1])
+        assert self.seed is not None
+        rng = iteration_rng(self.engine.seed, i, "propose")
+        ticket = Ticket(self.run_info.id, i, self.seed, rng, seen=dict(view.digests))
+        edit = f"warm start: candidate {source.id} of run {self.warm_from} (score {source.score})"
+        return ticket, Proposal(program=source.program, proposer="warm-start", edit=edit)
 
     def _stored(self, iteration: int) -> Candidate | None:
         row = self.stored.get(iteration)
