@@ -163,7 +163,10 @@ class SubprocessSandbox:
         # figure above it can only be the parent's: the limit is then the truthful upper bound.
         peak_mb = min(usage.ru_maxrss / 1024.0, float(limits.memory_mb))
         if termination is None:
-            if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu >= limits.cpu - 0.05):
+            # RLIMIT_CPU with soft = hard ends the job by SIGKILL; the kernel counts CPU by scheduler runtime, which
+            # rusage can report up to a tick or two lower, so the bound is loose.
+            rlimit_cpu = max(1, int(limits.cpu + 0.999))
+            if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu >= 0.85 * rlimit_cpu):
                 termination, reason = "cpu_limit", f"CPU limit of {limits.cpu:g}s exceeded"
             elif "MemoryError" in stderr[-4000:] and code != 0:
                 termination, reason = "memory_limit", f"memory limit of {limits.memory_mb} MB exceeded"
