@@ -55,7 +55,9 @@ def normalised(seed: float, best: float, ceiling: float | None) -> float:
     return (best - seed) / (ceiling - seed) if ceiling > seed else 0.0
 
 
-def run(task: str, selector: str, proposer: str, seed: int, iterations: int, extra: list[str]) -> dict[str, Any]:
+def run(
+    task: str, selector: str, proposer: str, seed: int, iterations: int, extra: list[str]
+) -> dict[str, Any]:
     folder, ceiling = TASKS[task]
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -117,7 +119,10 @@ def table(rows: list[dict[str, Any]], tasks: list[str], selectors: list[str], pr
             got = [
                 r["improvement"]
                 for r in rows
-                if r["task"] == task and r["selector"] == sel and r["proposer"] == proposer and "improvement" in r
+                if r["task"] == task
+                and r["selector"] == sel
+                and r["proposer"] == proposer
+                and "improvement" in r
             ]
             errors = sum(
                 1
@@ -182,7 +187,9 @@ def main() -> None:
                     )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))
-    print(f"{args.iterations} proposals per run, seeds {args.seeds}, {time.perf_counter() - t0:.0f} s in all\n")
+    print(
+        f"{args.iterations} proposals per run, seeds {args.seeds}, {time.perf_counter() - t0:.0f} s in all\n"
+    )
     for proposer in proposers:
         print(table(rows, tasks, selectors, proposer))
         print()
