@@ -188,7 +188,7 @@ def build_parts(
         sandbox=box,
         executor=runner,
         proposer=proposer,
-        selector_factory=lambda: make_selector(selector_cfg),
+        selector_factory=lambda: make_selector(selector_cfg, archive),
         guard=guard,
         checkpointer=checkpointer,
         prechecks=_prechecks(task),

@@ -1,6 +1,6 @@
 """Every selector of ``godel.select.SELECTORS``, under the option sets that change its behaviour, passes the
 selector conformance suite (godel.select.testing). What each promises beyond the protocol is declared by the mixins
-it takes: RankBased (tournament, greedy, best-of-n), ScaleRobust (dgm and fitness on normalised scores),
+it takes: RankBased (tournament, greedy, best-of-n, islands, map-elites), ScaleRobust (dgm and fitness on normalised scores),
 NeverStarves (dgm and fitness, whatever the options)."""
 
 from __future__ import annotations
@@ -86,3 +86,25 @@ class TestGreedy(RankBased, Configured):
 class TestBestOfN(RankBased, Configured):
     options: ClassVar[dict[str, object]] = {"name": "best-of-n"}
     parents = "seed"
+
+
+class TestIslands(RankBased, Configured):
+    options: ClassVar[dict[str, object]] = {"name": "islands"}
+
+
+class TestIslandsMigratingOften(RankBased, Configured):
+    options: ClassVar[dict[str, object]] = {
+        "name": "islands",
+        "islands": 3,
+        "migration_interval": 1,
+        "migration_rate": 1.0,
+        "tournament_size": 2,
+    }
+
+
+class TestOneIsland(RankBased, Configured):
+    options: ClassVar[dict[str, object]] = {"name": "islands", "islands": 1}
+
+
+class TestMapElites(RankBased, Configured):
+    options: ClassVar[dict[str, object]] = {"name": "map-elites"}

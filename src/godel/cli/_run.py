@@ -164,7 +164,8 @@ def evolve(
     iterations: Annotated[int | None, typer.Option(help="proposals after the seed")] = None,
     proposer: Annotated[str | None, typer.Option(help="llm | mutate | mix")] = None,
     selector: Annotated[
-        str | None, typer.Option(help="dgm | fitness | tournament | greedy | best-of-n")
+        str | None,
+        typer.Option(help="dgm | fitness | tournament | greedy | best-of-n | islands | map-elites"),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="random seed (runs with the same seed are reproducible)")

@@ -114,8 +114,10 @@ def noise_samples(run: RunConfig) -> int:
 class SelectorConfig(Strict):
     """``[selector]``: parent selection."""
 
-    name: Literal["dgm", "fitness", "tournament", "greedy", "best-of-n"] = Field(
-        "dgm", description="dgm: p ~ sigmoid(lambda*(score-alpha)) / (1+children); best-of-n: always the seed"
+    name: Literal["dgm", "fitness", "tournament", "greedy", "best-of-n", "islands", "map-elites"] = Field(
+        "dgm",
+        description="dgm: p ~ sigmoid(lambda*(score-alpha)) / (1+children); best-of-n: always the seed; "
+        "islands: tournaments within ring-connected sub-populations; map-elites: a uniform cell's elite",
     )
     lambda_: float = Field(10.0, gt=0, alias="lambda", description="DGM sigmoid steepness")
     alpha: float = Field(0.5, description="DGM sigmoid midpoint (on normalised scores)")
@@ -124,6 +126,31 @@ class SelectorConfig(Strict):
     )
     tournament_size: int = Field(3, ge=1, description="entrants per tournament")
     temperature: float = Field(1.0, gt=0, description="fitness-proportional softmax temperature")
+    islands: int = Field(4, ge=1, le=64, description="islands: number of sub-populations")
+    migration_interval: int = Field(
+        10, ge=1, description="islands: observed candidates between migrations along the ring"
+    )
+    migration_rate: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="islands: share of an island's best sent to the next island (at least one)",
+    )
+    features: tuple[str, ...] = Field(
+        ("code_length", "complexity"),
+        min_length=1,
+        max_length=3,
+        description="map-elites: descriptors; code_length, complexity (syntax-tree nodes) or metric names",
+    )
+    feature_bin_width: float = Field(
+        0.1, gt=0, description="map-elites: one bin per this relative change of a descriptor from the seed's"
+    )
+    feature_bins: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="map-elites: bins on each side of the seed's value (outliers share the last)",
+    )
 
 
 class ProposerConfig(Strict):
