@@ -26,29 +26,9 @@ import random
 from godel.archive import CandidateRow
 from godel.errors import ConfigError
 from godel.select._pool import Pool
+from godel.select._simple import tournament_probabilities
 
-__all__ = ["IslandSelector", "tournament_probabilities"]
-
-
-def tournament_probabilities(scores: list[float], size: int) -> list[float]:
-    """Exact chance of each entry to win a tournament of ``size`` entrants drawn without replacement, ties split
-    evenly: the winner lies in the group of equal scores G (``a`` entries strictly better) with probability
-    ``[C(n-a, k) - C(n-a-g, k)] / C(n, k)``."""
-    n = len(scores)
-    k = min(size, n)
-    order = sorted(range(n), key=lambda i: -scores[i])
-    probs = [0.0] * n
-    total = math.comb(n, k)
-    a = 0
-    while a < n:
-        g = 1
-        while a + g < n and scores[order[a + g]] == scores[order[a]]:
-            g += 1
-        p = (math.comb(n - a, k) - math.comb(n - a - g, k)) / total / g
-        for i in order[a : a + g]:
-            probs[i] = p
-        a += g
-    return probs
+__all__ = ["IslandSelector"]
 
 
 class IslandSelector(Pool):

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 from godel.errors import ConfigError, SelectionError
 from godel.select._pool import Pool
 
-__all__ = ["BestOfNSelector", "GreedySelector", "TournamentSelector"]
+__all__ = ["BestOfNSelector", "GreedySelector", "TournamentSelector", "tournament_probabilities"]
+
+
+def tournament_probabilities(scores: Sequence[float], size: int) -> list[float]:
+    """Exact chance of each entry to win a tournament of ``size`` entrants drawn without replacement, ties split
+    evenly: the winner lies in the group of equal scores G (``a`` entries strictly better) with probability
+    ``[C(n-a, k) - C(n-a-g, k)] / C(n, k)``."""
+    n = len(scores)
+    k = min(size, n)
+    order = sorted(range(n), key=lambda i: -scores[i])
+    probs = [0.0] * n
+    total = math.comb(n, k)
+    a = 0
+    while a < n:
+        g = 1
+        while a + g < n and scores[order[a + g]] == scores[order[a]]:
+            g += 1
+        p = (math.comb(n - a, k) - math.comb(n - a - g, k)) / total / g
+        for i in order[a : a + g]:
+            probs[i] = p
+        a += g
+    return probs
 
 
 class TournamentSelector(Pool):
@@ -42,23 +64,7 @@ class TournamentSelector(Pool):
         return winners[0] if len(winners) == 1 else winners[rng.randrange(len(winners))]
 
     def _eligible_probabilities(self) -> list[float]:
-        # The best entrant lies in the group of equal scores G (a candidates strictly better, g in G) with
-        # probability [C(n-a, k) - C(n-a-g, k)] / C(n, k); the tie-break splits that evenly within G.
-        n = len(self._e_obs)
-        k = min(self.size, n)
-        order = sorted(range(n), key=lambda e: -self._e_score[e])
-        probs = [0.0] * n
-        total = math.comb(n, k)
-        a = 0
-        while a < n:
-            g = 1
-            while a + g < n and self._e_score[order[a + g]] == self._e_score[order[a]]:
-                g += 1
-            p = (math.comb(n - a, k) - math.comb(n - a - g, k)) / total / g
-            for e in order[a : a + g]:
-                probs[e] = p
-            a += g
-        return probs
+        return tournament_probabilities(self._e_score, self.size)
 
 
 class GreedySelector(Pool):
