@@ -15,9 +15,9 @@ from rich.text import Text
 
 from godel.candidate import Program
 from godel.cli._app import app
-from godel.cli._common import JsonOpt, StorageOpt, candidate_doc, emit_json, err, fmt, out
-from godel.engine import WorkerConfig
-from godel.errors import GodelError, UsageError
+from godel.cli._common import JsonOpt, StorageOpt, candidate_doc, emit_json, err, fmt, out, pick_run
+from godel.engine import Engine, WorkerConfig
+from godel.errors import GodelError, UnknownRun, UsageError
 from godel.noise import Noise
 from godel.parts import Parts, build_parts, storage_url
 from godel.progress import Progress, RunSummary
@@ -40,9 +40,8 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create")]) ->
     out.print(f"next: godel evolve {directory}")
 
 
-def _warm_plan(parts: Parts, task: Task, source: str, tiers: str, size: int | None) -> dict[str, Any]:
+def _warm_plan(engine: Engine, source: str, tiers: str, size: int | None) -> dict[str, Any]:
     from godel.learn import TIERS, plan_warm_start
-    from godel.precheck import normalized_digest
 
     names = [t.strip().upper() for t in tiers.split(",") if t.strip()]
     bad = [t for t in names if t not in {x.value for x in TIERS}]
@@ -51,9 +50,16 @@ def _warm_plan(parts: Parts, task: Task, source: str, tiers: str, size: int | No
             f"--warm-tiers {tiers!r}: unknown tier {', '.join(bad) or '(none given)'}",
             hint="use EXCELLENT, GOOD, FAIR and/or POOR, comma-separated",
         )
-    limit = size if size is not None else max(1, min(8, task.config.run.iterations // 4))
-    same = normalized_digest if task.config.run.same_code == "syntax" else None
-    plan = plan_warm_start(parts.archive, source, limit=limit, tiers=names, same_code=same)
+    try:
+        run = pick_run(engine.archive, source.strip())
+    except UnknownRun as exc:
+        raise UsageError(
+            f"--warm-start {source}: no such run in {engine.archive.url}",
+            hint="name a run (or its id) of the same archive: `godel status --run NAME --storage URL` shows one",
+        ) from exc
+    limit = size if size is not None else max(1, min(8, engine.task.config.run.iterations // 4))
+    # The engine's own duplicate rule, so the plan never admits two programs the run would call the same code.
+    plan = plan_warm_start(engine.archive, run, limit=limit, tiers=names, same_code=engine.stages.same_code)
     counts = ", ".join(f"{k} {v}" for k, v in plan.counts.items())
     err.print(
         f"warm start from run {plan.run_name}: {len(plan.candidate_ids)} candidate(s) of tiers {'+'.join(names)} "
@@ -218,8 +224,8 @@ def evolve(
     parts = _built(task, storage, executor, ray_address)
     display = _Display(quiet=as_json)
     with parts:
-        warm = _warm_plan(parts, task, warm_start, warm_tiers, warm_size) if warm_start else None
         engine = parts.engine(on_progress=display.update)
+        warm = _warm_plan(engine, warm_start, warm_tiers, warm_size) if warm_start else None
         try:
             with display:
                 summary = engine.run(resume=resume, name=name, warm_start=warm)

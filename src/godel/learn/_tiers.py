@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,17 +44,20 @@ def _quantile(sorted_scores: Sequence[float], q: float) -> float:
 def grade(candidates: Sequence[Candidate]) -> list[Graded]:
     """Grade the evaluated, unflagged candidates, best first. Failed, rejected, pending and flagged candidates get
     no tier: a warm start must never inherit what the guard doubted or what did not run."""
-    usable = [c for c in candidates if c.status == Status.OK and c.score is not None and not c.flags]
+    usable = [
+        (float(c.score), c)
+        for c in candidates
+        if c.status == Status.OK and c.score is not None and not c.flags
+    ]
     if not usable:
         return []
-    scores = sorted(float(c.score) for c in usable if c.score is not None)
+    scores = sorted(score for score, _ in usable)
     floors = [(tier, _quantile(scores, q)) for tier, q in _FLOORS]
     graded: list[Graded] = []
-    for cand in usable:
-        score = float(cand.score) if cand.score is not None else 0.0
+    for score, cand in usable:
         tier = next((t for t, floor in floors if score >= floor), Tier.POOR)
-        below = sum(1 for s in scores if s < score)
-        graded.append(Graded(cand, tier, below / len(scores)))
+        # bisect on the sorted scores: a per-candidate scan would make grading a large run quadratic
+        graded.append(Graded(cand, tier, bisect.bisect_left(scores, score) / len(scores)))
     graded.sort(key=lambda g: (-(g.candidate.score or 0.0), g.candidate.iteration))
     return graded
 

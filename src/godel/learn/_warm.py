@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from godel.archive import Archive
+from godel.archive import Archive, RunInfo
 from godel.candidate import Program, Status
-from godel.errors import UnknownRun, UsageError
+from godel.errors import UsageError
 from godel.learn._tiers import Tier, grade, tier_counts
 
 __all__ = ["WarmStart", "plan_warm_start"]
@@ -38,27 +38,19 @@ class WarmStart:
 
 def plan_warm_start(
     archive: Archive,
-    source: str,
+    run: RunInfo,
     *,
     limit: int,
     tiers: Sequence[str] = (Tier.EXCELLENT.value, Tier.GOOD.value),
     same_code: Callable[[Program], str] | None = None,
 ) -> WarmStart:
-    """Pick up to ``limit`` candidates of run ``source`` (an id or a name) from the given tiers, best first, one per
-    distinct program (by ``same_code``, default the text digest)."""
+    """Pick up to ``limit`` candidates of ``run`` from the given tiers, best first, one per distinct program (by
+    ``same_code``, default the text digest)."""
     wanted = {Tier(t.upper()) for t in tiers}
-    key = source.strip()
-    try:
-        run = archive.get_run(int(key) if key.isdigit() else key)
-    except UnknownRun as exc:
-        raise UsageError(
-            f"--warm-start {source}: no such run in {archive.url}",
-            hint="name a run (or its id) of the same archive: `godel status --run NAME --storage URL` shows one",
-        ) from exc
     graded = grade(archive.candidates(run.id, status=Status.OK))
     if not graded:
         raise UsageError(
-            f"--warm-start {source}: run {run.name!r} has no evaluated, unflagged candidate to start from",
+            f"--warm-start {run.name}: run {run.name!r} has no evaluated, unflagged candidate to start from",
             hint="pick a run that evaluated something, or start without --warm-start",
         )
     digest = same_code or (lambda p: p.digest())
