@@ -197,3 +197,28 @@ def test_any_value_of_a_read_commands_options_fails_cleanly(tmp_path: Path) -> N
         assert exc is None or isinstance(exc, SystemExit | GodelError), (args, repr(exc))
 
     check()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--run", "¹"],
+        ["show", "¹"],
+        ["lineage", "¹"],
+        [
+            "status",
+            "--run",
+            "٣",
+        ],  # an Arabic-Indic three is a decimal int() reads: run 3, which does not exist
+    ],
+)
+def test_ids_that_are_digits_but_not_numbers_are_refused_in_one_line(tmp_path: Path, args: list[str]) -> None:
+    from godel.archive import open_archive
+
+    url = f"sqlite:///{tmp_path}/ids.db"
+    archive = open_archive(url)
+    archive.create_run("only", "task", {})
+    archive.close()
+    res = godel(*args, "--storage", url, check=False)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -56,7 +56,7 @@ class RunStore(SQLConnection):
                 row = conn.execute(sa.select(R).where(R.c.id == run)).first()
             else:
                 row = conn.execute(sa.select(R).where(R.c.name == str(run))).first()
-                if row is None and str(run).isdigit():
+                if row is None and str(run).isdecimal():  # isdigit would pass "¹", which int() refuses
                     row = conn.execute(sa.select(R).where(R.c.id == int(str(run)))).first()
         if row is None:
             raise UnknownRun(

@@ -48,7 +48,7 @@ def emit_json(doc: Any) -> None:
 def pick_run(archive: Archive, run: str | None) -> RunInfo:
     """The run named by ``--run`` (id or name), else the newest; raises UnknownRun / ArchiveError."""
     if run is not None:
-        return archive.get_run(int(run) if run.isdigit() else run)
+        return archive.get_run(int(run) if run.isdecimal() else run)
     latest = archive.latest_run()
     if latest is None:
         raise ArchiveError(f"the archive {archive.url} holds no runs", hint="run `godel evolve TASK` first")
@@ -75,7 +75,7 @@ def fmt(score: float | None) -> str:
 def get_candidate(archive: Archive, cid: str, storage: str | None) -> Candidate:
     """The candidate ``cid`` names; an unknown one is an error whose hint repeats the user's ``--storage``."""
     where = f" --storage {storage}" if storage else ""
-    if not cid.isdigit():
+    if not cid.isdecimal():
         raise UnknownCandidate(
             f"candidate id must be a number, got {cid!r}", hint=f"`godel list{where}` lists candidate ids"
         )

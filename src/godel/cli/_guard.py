@@ -94,7 +94,7 @@ def trusted_keys(paths: list[Path] | None) -> list[PublicKey]:
 
 def _only_run(trail: TrailLog, run: str) -> TrailLog:
     named = [rid for rid, head in trail.runs.items() if str(head.get("name")) == run]
-    rid = int(run) if run.isdigit() else (named[0] if named else None)
+    rid = int(run) if run.isdecimal() else (named[0] if named else None)
     if rid is None:
         raise GuardError(f"no run {run!r} in the log", hint="give a run id or name the log holds")
     return replace(

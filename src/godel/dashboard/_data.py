@@ -140,7 +140,7 @@ class ArchiveView:
     # -- runs ---------------------------------------------------------------------------------------------------
 
     def run(self, run: int | str) -> RunInfo:
-        if isinstance(run, str) and run.isdigit():
+        if isinstance(run, str) and run.isdecimal():
             return self.archive.get_run(int(run))
         return self.archive.get_run(run)
 
