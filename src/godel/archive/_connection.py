@@ -282,7 +282,9 @@ class SQLConnection:
     @staticmethod
     def _require_run(conn: sa.Connection, run_id: int) -> None:
         if conn.execute(sa.select(R.c.id).where(R.c.id == run_id)).first() is None:
-            raise UnknownRun(f"no run with id {run_id} in the archive", hint="`godel runs` lists the runs")
+            raise UnknownRun(
+                f"no run with id {run_id} in the archive", hint="`godel status --json` lists the runs"
+            )
 
     @staticmethod
     def _require_candidate(conn: sa.Connection, cid: int) -> None:

@@ -42,7 +42,7 @@ class EventStore(SQLConnection):
             lock = sa.select(R.c.id).where(R.c.id == run_id).with_for_update(key_share=True)
             if conn.execute(lock).first() is None:
                 raise UnknownRun(
-                    f"no run with id {run_id} in the archive", hint="`godel runs` lists the runs"
+                    f"no run with id {run_id} in the archive", hint="`godel status --json` lists the runs"
                 )
             last = conn.execute(
                 sa.select(E.c.seq, E.c.hash).where(E.c.run_id == run_id).order_by(E.c.seq.desc()).limit(1)

@@ -60,7 +60,7 @@ class RunStore(SQLConnection):
                     row = conn.execute(sa.select(R).where(R.c.id == int(str(run)))).first()
         if row is None:
             raise UnknownRun(
-                f"no run {run!r} in the archive {self._where}", hint="`godel runs` lists the runs"
+                f"no run {run!r} in the archive {self._where}", hint="`godel status --json` lists the runs"
             )
         return run_info(row)
 
@@ -88,7 +88,7 @@ class RunStore(SQLConnection):
             ).first()
             if row is None:
                 raise UnknownRun(
-                    f"no run with id {run_id} in the archive", hint="`godel runs` lists the runs"
+                    f"no run with id {run_id} in the archive", hint="`godel status --json` lists the runs"
                 )
             values: dict[str, Any] = {"updated_at": time.time()}
             if status is not None:
