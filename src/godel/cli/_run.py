@@ -232,7 +232,12 @@ def evolve(
         except KeyboardInterrupt:
             err.print("\ninterrupted: everything evaluated so far is stored; continue with --resume")
             raise typer.Exit(130) from None
-    url = storage_url(storage, task.config)
+    conclude(summary, as_json, storage_url(storage, task.config))
+
+
+def conclude(summary: RunSummary, as_json: bool, url: str) -> None:
+    """Print a finished run's summary and end with its exit code: 1 when the run stopped on broken
+    infrastructure, a lost lease or an unreachable model, or when no proposal produced a valid candidate."""
     _print_summary(summary, as_json, url)
     if summary.stopped == "lease lost":
         err.print(

@@ -5,6 +5,7 @@ Read from the task's ``godel.toml`` (or ``godel.yaml``), then overridden by the 
 values fail at start with a message that names the field and the fix (:func:`load_config`).
 """
 
+from godel.config._agent import AgentConfig
 from godel.config._guard import GuardConfig
 from godel.config._llm import LLMConfig, ModelConfig
 from godel.config._load import (
@@ -28,6 +29,7 @@ from godel.config._sandbox import SandboxConfig
 
 __all__ = [
     "CONFIG_NAMES",
+    "AgentConfig",
     "Config",
     "EvaluatorConfig",
     "GuardConfig",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import Field, field_validator, model_validator
 
+from godel.config._agent import AgentConfig
 from godel.config._guard import GuardConfig
 from godel.config._llm import LLMConfig
 from godel.config._model import Strict
@@ -195,6 +196,7 @@ class Config(Strict):
     sandbox: SandboxConfig = SandboxConfig()
     llm: LLMConfig = LLMConfig()
     guard: GuardConfig = GuardConfig()
+    agent: AgentConfig = AgentConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:
