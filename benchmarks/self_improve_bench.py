@@ -2,7 +2,8 @@
 DGM paper's ablations beside it, each at the same budget.
 
     python benchmarks/self_improve_bench.py [--iterations 8] [--stage-sizes 10,50,0] [--test-problems 0]
-        [--calls-per-problem 4] [--base-url URL --model NAME [--api-key-env VAR]] [--arms dgm,...] [--json]
+        [--calls-per-problem 4] [--base-url URL --model NAME [--api-key-env VAR]] [--arms dgm,...] [--timeout S]
+        [--json]
 
 Arms (one flag each in `godel self-improve`):
 
@@ -48,7 +49,9 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         model = f'{{backend = "openai", model = "{args.model}", base_url = "{args.base_url}"'
         if args.api_key_env:
             model += f', api_key_env = "{args.api_key_env}"'
-        sets.append(f"llm.models=[{model}}}]")
+    else:
+        model = '{backend = "embedded"'
+    sets.append(f"llm.models=[{model}, timeout_seconds = {args.timeout}}}]")
     return sets
 
 
@@ -112,6 +115,7 @@ def main() -> None:
     ap.add_argument("--model", default="gpt-4o-mini")
     ap.add_argument("--api-key-env")
     ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per model call (the embedded model is slow)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     arms = [a for a in args.arms.split(",") if a]

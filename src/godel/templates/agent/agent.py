@@ -32,20 +32,17 @@ EXAMPLE_SECONDS = 1.0  # time for one visible example
 SYSTEM = "You are an expert Python programmer. You write correct, simple code."
 
 SOLVE_PROMPT = """Complete this Python function. Reply with the whole function, including its signature, in one
-```python code block, and nothing else.
+Python code block, and nothing else.
 
-```python
 {prompt}
-```"""
+"""
 
 REPAIR_PROMPT = """This Python function is wrong:
 
-```python
 {code}
-```
 
-On {call} it gave {got}, but the docstring expects {want}. Reply with the corrected whole function in one
-```python code block."""
+On {call} it gave {got}, but the docstring expects {want}. Reply with the corrected whole function in one Python
+code block."""
 
 
 # -- reading the model's reply -----------------------------------------------------------------------------------
@@ -176,17 +173,20 @@ def solve(task):
 
 
 # -- improving itself ----------------------------------------------------------------------------------------------
-IMPROVE_PROMPT = """You maintain a Python coding agent. It scored {score:.0%} on its benchmark. Its source:
+STRATEGY_START = "# -- strategy:"
+STRATEGY_END = "# -- reading the model's reply"
+
+IMPROVE_PROMPT = """A Python coding agent scored {score:.0%} on its benchmark. These settings decide how it works:
 
 ```python
-{source}
+{settings}
 ```
 
 Problems it failed:
 {failures}
 
-First write one line starting with DIAGNOSIS: that says why it fails. Then write the complete improved agent
-source in one ```python code block. Keep the functions solve(task) and improve(context)."""
+First write one line starting with DIAGNOSIS: that says why it fails. Then write the improved settings in one
+```python code block: the same names, new values or new prompt texts."""
 
 _KNOBS = {
     "SAMPLES": (1, 5),
@@ -202,38 +202,84 @@ def improve(context):
     # improves someone else.
     files = context.get("files") or {}
     source = files.get("agent.py") or (Path(__file__).parent / "agent.py").read_text()
+    settings = _settings(source)
     shown = []
     for f in context.get("failures", [])[:3]:
-        shown.append("- %s\n  its answer failed: %s" % (f["prompt"].strip()[:400], str(f["error"])[:200]))
+        shown.append("- %s\n  its answer failed: %s" % (f["prompt"].strip()[:300], str(f["error"])[:160]))
     diagnosis = ""
-    try:
-        reply = godel_agent.complete(
-            IMPROVE_PROMPT.format(
-                score=float(context.get("score") or 0.0),
-                source=source,
-                failures="\n".join(shown) or "(none recorded)",
-            ),
-            system=SYSTEM,
-            max_tokens=2048,
-            temperature=0.7,
-        )
-    except godel_agent.BudgetExhausted:
-        reply = ""
+    reply = ""
+    if settings is not None:
+        try:
+            reply = godel_agent.complete(
+                IMPROVE_PROMPT.format(
+                    score=float(context.get("score") or 0.0),
+                    settings=settings.strip(),
+                    failures="\n".join(shown) or "(none recorded)",
+                ),
+                system=SYSTEM,
+                max_tokens=600,
+                temperature=0.7,
+            )
+        except godel_agent.BudgetExhausted:
+            reply = ""
     m = re.search(r"DIAGNOSIS:\s*(.+)", reply)
     if m:
         diagnosis = m.group(1).strip()[:300]
-    blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S)
-    for block in blocks:
+    for block in re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S):
         if _usable_agent(block) and block.strip() != source.strip():
             godel_agent.log("improve", how="model rewrite")  # godel:marker
             return {"diagnosis": diagnosis or "rewrote the agent", "files": {"agent.py": block}}
-    # The model gave no usable rewrite: turn one of the strategy's knobs instead, so the child still differs
-    # in a way the benchmark can judge.
+        new = _with_settings(source, settings, block) if settings is not None else None
+        if new is not None and new != source:
+            godel_agent.log("improve", how="model settings")  # godel:marker
+            return {"diagnosis": diagnosis or "changed the settings", "files": {"agent.py": new}}
+    # The model gave nothing usable: turn one of the strategy's knobs instead, so the child still differs in a way
+    # the benchmark can judge.
     name, value = _turn_knob(source)
     godel_agent.log("improve", how="knob", knob=name, value=value)  # godel:marker
     new = re.sub(r"(?m)^%s = [^#\n]+" % name, "%s = %r  " % (name, value), source, count=1)
-    why = diagnosis or "no usable rewrite from the model; trying %s = %r" % (name, value)
+    why = diagnosis or "no usable change from the model; trying %s = %r" % (name, value)
     return {"diagnosis": why, "files": {"agent.py": new}}
+
+
+def _settings(source):
+    start, end = source.find(STRATEGY_START), source.find(STRATEGY_END)
+    if start < 0 or end < start:
+        return None
+    return source[source.index("\n", start) + 1 : end]
+
+
+def _assigned(text):
+    """Name -> literal value of the plain assignments in ``text`` (None when it is not such a block)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    out = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            return None
+        try:
+            out[node.targets[0].id] = ast.literal_eval(node.value)
+        except ValueError:
+            return None
+    return out
+
+
+def _with_settings(source, settings, block):
+    """The source with its settings replaced by ``block``, when the block sets the same names to values of the same
+    kinds (within the knobs' ranges, prompts keeping their placeholders); else None."""
+    old, new = _assigned(settings), _assigned(block)
+    if not old or not new or set(new) != set(old):
+        return None
+    for name, value in new.items():
+        if type(value) is not type(old[name]) and not (isinstance(old[name], float) and isinstance(value, int)):
+            return None
+        if name in _KNOBS and not _KNOBS[name][0] <= value <= _KNOBS[name][1]:
+            return None
+        if isinstance(value, str) and set(re.findall(r"{(\w+)}", value)) != set(re.findall(r"{(\w+)}", old[name])):
+            return None
+    return source.replace(settings, block.rstrip() + "\n\n", 1)
 
 
 def _usable_agent(text):
