@@ -69,7 +69,9 @@ def _arm(name: str, args: argparse.Namespace, problems: Any, tmp: Path, pool: An
         if name == "baseline":
             best, evaluations = None, args.iterations + 1
             for i in range(evaluations):
-                bench.seed = args.seed + i  # the agent's sampling seeds differ from one evaluation to the next
+                bench.seed = (
+                    args.seed + i
+                )  # the agent's sampling seeds differ from one evaluation to the next
                 ev = bench.evaluate(task.program, label=f"baseline {i}")
                 if ev.ok and (best is None or (ev.score or 0) > best):
                     best = ev.score
@@ -115,7 +117,9 @@ def main() -> None:
     ap.add_argument("--model", default="gpt-4o-mini")
     ap.add_argument("--api-key-env")
     ap.add_argument("--arms", default=",".join(ARMS))
-    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per model call (the embedded model is slow)")
+    ap.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per model call (the embedded model is slow)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     arms = [a for a in args.arms.split(",") if a]
@@ -135,7 +139,9 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"\nHumanEval held-out pass@1 ({args.iterations} iterations, stages {args.stage_sizes})")
-    print(f"{'arm':<16}{'dev best':>10}{'agents':>8}{'held-out':>10}{'pass@1':>8}  {'95% CI':<13}{'seconds':>9}")
+    print(
+        f"{'arm':<16}{'dev best':>10}{'agents':>8}{'held-out':>10}{'pass@1':>8}  {'95% CI':<13}{'seconds':>9}"
+    )
     for r in rows:
         dev = f"{r['dev_best']:.3f}" if r["dev_best"] is not None else "-"
         ci = f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}"
@@ -145,7 +151,9 @@ def main() -> None:
         )
         if "seed_held_out" in r:
             sci = f"{r['seed_ci95'][0]:.3f}-{r['seed_ci95'][1]:.3f}"
-            print(f"{'(seed agent)':<16}{'':>10}{'':>8}{r['seed_held_out']:>10}{r['seed_pass_at_1']:>8.3f}  {sci}")
+            print(
+                f"{'(seed agent)':<16}{'':>10}{'':>8}{r['seed_held_out']:>10}{r['seed_pass_at_1']:>8.3f}  {sci}"
+            )
 
 
 if __name__ == "__main__":

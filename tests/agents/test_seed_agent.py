@@ -13,13 +13,18 @@ from tests.agents.conftest import pool_for, solver
 
 SEED = load_agent()
 SOURCE = SEED.program.files["agent.py"]
-SETTINGS = SOURCE[SOURCE.index("\n", SOURCE.index("# -- strategy:")) + 1 : SOURCE.index("# -- reading the model's")]
+SETTINGS = SOURCE[
+    SOURCE.index("\n", SOURCE.index("# -- strategy:")) + 1 : SOURCE.index("# -- reading the model's")
+]
 
 
 def improve(box: Sandbox, reply: str) -> dict[str, object]:
     with FakeChatServer(reply=reply) as srv:
         res = Broker(box, pool_for(srv.url)).run(
-            SEED.program, "improve", {"score": 0.2, "files": dict(SEED.program.files), "failures": []}, calls=2
+            SEED.program,
+            "improve",
+            {"score": 0.2, "files": dict(SEED.program.files), "failures": []},
+            calls=2,
         )
     assert res.ok, res.error
     assert isinstance(res.value, dict)
@@ -28,13 +33,18 @@ def improve(box: Sandbox, reply: str) -> dict[str, object]:
 
 def admitted(new_source: str, problems: dict[str, Problem]) -> bool:
     child = SEED.program.replace("agent.py", new_source)
-    if any(check(SEED, SEED.program, child) for check in (*DEFAULT_STAGE_PRECHECKS, benchmark_knowledge(problems))):
+    if any(
+        check(SEED, SEED.program, child)
+        for check in (*DEFAULT_STAGE_PRECHECKS, benchmark_knowledge(problems))
+    ):
         return False
     return make_guard(SEED.config.guard, SEED).gate.check(SEED, SEED.program, child).decision == "allow"
 
 
 def test_new_settings_from_the_model_become_the_child(box: Sandbox, problems: dict[str, Problem]) -> None:
-    settings = SETTINGS.replace("SAMPLES = 2", "SAMPLES = 3").replace("REPAIR_ROUNDS = 1", "REPAIR_ROUNDS = 2")
+    settings = SETTINGS.replace("SAMPLES = 2", "SAMPLES = 3").replace(
+        "REPAIR_ROUNDS = 1", "REPAIR_ROUNDS = 2"
+    )
     out = improve(box, "DIAGNOSIS: it gives up too early\n```python\n" + settings + "```\n")
     new = str(out["files"]["agent.py"])  # type: ignore[index]
     assert out["diagnosis"] == "it gives up too early"
@@ -58,7 +68,9 @@ def test_without_a_usable_reply_one_knob_turns(box: Sandbox, problems: dict[str,
     assert admitted(new, problems)
 
 
-def test_solve_repairs_with_the_failing_example(box: Sandbox, reference: dict[str, str], problems: dict[str, Problem]) -> None:
+def test_solve_repairs_with_the_failing_example(
+    box: Sandbox, reference: dict[str, str], problems: dict[str, Problem]
+) -> None:
     p = problems["HumanEval/0"]
     # First reply is wrong on the docstring's example; the repair prompt (which quotes it) gets the right one.
     reply = solver(reference, lambda name, body: "is wrong" in body["messages"][-1]["content"])

@@ -7,6 +7,7 @@ values fail at start with a message that names the field and the fix (:func:`loa
 
 from godel.config._agent import AgentConfig
 from godel.config._guard import GuardConfig
+from godel.config._learn import LearnConfig
 from godel.config._llm import LLMConfig, ModelConfig
 from godel.config._load import (
     CONFIG_NAMES,
@@ -34,6 +35,7 @@ __all__ = [
     "EvaluatorConfig",
     "GuardConfig",
     "LLMConfig",
+    "LearnConfig",
     "ModelConfig",
     "ProposerConfig",
     "RunConfig",

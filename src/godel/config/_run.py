@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from godel.config._agent import AgentConfig
 from godel.config._guard import GuardConfig
+from godel.config._learn import LearnConfig
 from godel.config._llm import LLMConfig
 from godel.config._model import Strict
 from godel.config._sandbox import SandboxConfig
@@ -197,6 +198,7 @@ class Config(Strict):
     llm: LLMConfig = LLMConfig()
     guard: GuardConfig = GuardConfig()
     agent: AgentConfig = AgentConfig()
+    learn: LearnConfig = LearnConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:

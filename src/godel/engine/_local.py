@@ -24,6 +24,7 @@ from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import limit_hint
 from godel.executor import Executor, LocalExecutor
 from godel.guard import Checkpointer, Guard
+from godel.learn import OutcomePredictor
 from godel.precheck import normalized_digest
 from godel.progress import Progress, RunSummary
 from godel.propose import Proposer
@@ -61,6 +62,20 @@ def run_stages(
         guard=guard,
         prechecks=DEFAULT_STAGE_PRECHECKS if prechecks is None else prechecks,
         same_code=normalized_digest if task.config.run.same_code == "syntax" else Program.digest,
+        predictor=make_predictor(task),
+    )
+
+
+def make_predictor(task: Task) -> OutcomePredictor | None:
+    """The run's outcome predictor, when ``[learn] predictor`` asks for one."""
+    cfg = task.config.learn
+    if not cfg.predictor:
+        return None
+    return OutcomePredictor(
+        skip_below=cfg.skip_below,
+        explore=cfg.explore,
+        min_observations=cfg.min_observations,
+        seed=task.config.run.seed,
     )
 
 
@@ -395,6 +410,7 @@ class _LocalRun:
         progress.seed_score = seed.score
         self.seed = seed
         pipeline.resume_acceptance(engine.archive.get_run(run.id).meta, seed)
+        pipeline.resume_learning(run.id)
         best = pipeline.acceptance.incumbent
         progress.show_best(best.score, best.id)
         view = _View(engine.selector_factory(), pipeline.stages.same_code)

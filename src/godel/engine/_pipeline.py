@@ -33,6 +33,7 @@ from godel.engine._store import CandidateCache, EventLog, Ledger
 from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import Evaluates
 from godel.guard import Guard, Verdict
+from godel.learn import OutcomePredictor
 from godel.noise import Noise, Samples
 from godel.precheck import DEFAULT_PRECHECKS, normalized_digest
 from godel.propose import Outcome, ProposalContext, Proposer
@@ -85,6 +86,8 @@ class Stages:
     # How two programs are "the same code" for the duplicate check: by syntax tree (whitespace and comments do not
     # make a new candidate) or by text (for evaluators that score the source itself).
     same_code: Callable[[Program], str] = normalized_digest
+    # Learns which proposals are worth evaluating and skips the rest (``[learn] predictor``; None: evaluate all).
+    predictor: OutcomePredictor | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,16 @@ class Pipeline:
                 )
             if verdict.decision == "require_approval":
                 return self._store_awaiting(draft, verdict)
+        predictor = self.stages.predictor
+        if predictor is not None:
+            p = predictor.predict(ticket.parent, proposal.program, draft.diff or "", draft.proposer)
+            draft = replace(draft, evaluation={**draft.evaluation, "prediction": p.to_dict()})
+            if p.skip and not p.explored:
+                why = (
+                    f"predicted: {p.p_improve:.3f} chance of beating its parent, below learn.skip_below "
+                    f"{predictor.skip_below:g} (after {p.observations} results)"
+                )
+                return self._store_final(draft, Status.REJECTED, why, "predicted")
         stored = self.store(draft)
         return self.finish(stored)
 
@@ -377,6 +390,7 @@ class Pipeline:
         with span("admit", candidate=final.id or 0, status=final.status.value):
             self.archive.update_candidate(final)
         self.cache.remember(final)
+        self._teach(final)
         if decision is not None and decision.accepted and not final.flags:
             self.acceptance.promote(final, decision)
         return final
@@ -454,7 +468,24 @@ class Pipeline:
                 best = stored
         self.acceptance.seat(Incumbent(best, samples_of(best)))
 
+    def resume_learning(self, run_id: int) -> None:
+        """Teach the predictor what a resumed run had already evaluated, in iteration order."""
+        if self.stages.predictor is None:
+            return
+        for cand in self.archive.candidates(run_id, status=(Status.OK, Status.FAILED)):
+            self._teach(cand)
+
     # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def _teach(self, cand: Candidate) -> None:
+        predictor = self.stages.predictor
+        if predictor is None:
+            return
+        if cand.parent_id is None:
+            if cand.score is not None:
+                predictor.seen_score(cand.score)
+            return
+        predictor.observe(self.cache.get(cand.parent_id), cand)
 
     def _learn_noise(self, ev: Evaluation) -> None:
         """``evaluator.repeats`` runs each evaluation several times: their spread feeds the run's noise estimate."""
