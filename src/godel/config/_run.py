@@ -168,6 +168,12 @@ class ProposerConfig(Strict):
         "auto", description="diff: SEARCH/REPLACE edits; full: whole rewrites; auto: chosen per model"
     )
     inspirations: int = Field(1, ge=0, le=8, description="other good candidates shown in the prompt")
+    strategies: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="earlier edits that improved similar code shown in the prompt (strategy memory)",
+    )
     mutations_per_proposal: int = Field(2, ge=1, le=16, description="at most this many AST mutations at once")
     prompt_tokens: int = Field(1536, ge=256, description="token budget for the prompt")
     system_prompt: str | None = Field(

@@ -100,6 +100,7 @@ class Ticket:
     rng: random.Random  # the generator this proposal draws from
     inspirations: tuple[Candidate, ...] = ()
     feedback: tuple[str, ...] = ()  # recent failure reasons of the parent's children, for the model
+    strategies: tuple[str, ...] = ()  # earlier improving edits of similar code, for the model
     seen: dict[str, int] = field(
         default_factory=dict
     )  # code digest -> earlier candidate this iteration may see
@@ -194,6 +195,7 @@ class Pipeline:
             iteration=ticket.iteration,
             inspirations=ticket.inspirations,
             feedback=ticket.feedback,
+            strategies=ticket.strategies,
         )
         t0 = time.monotonic()
         try:
