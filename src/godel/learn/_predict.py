@@ -35,6 +35,7 @@ FEATURES = (
     "removes_def",
     "parent_rank",
     "parent_is_best",
+    "parent_gap",
     "parent_generation",
     "parent_child_ok",
     "parent_child_improved",
@@ -113,6 +114,7 @@ def features(
     *,
     rank: float,
     is_best: bool,
+    gap: float = 0.5,
     parent_stats: _Stats | None = None,
     proposer_stats: _Stats | None = None,
 ) -> list[float]:
@@ -137,6 +139,7 @@ def features(
         float(any(x.lstrip().startswith("def ") for x in removed)),
         rank,
         float(is_best),
+        gap,
         math.log1p(parent.generation),
         pc[0],
         pc[1],
@@ -199,8 +202,11 @@ class OutcomePredictor:
         if parent.score is not None and scores:
             rank = bisect_left(scores, parent.score) / len(scores)
             is_best = parent.score >= scores[-1]
+            span = scores[-1] - scores[0]
+            # How far below the best the parent is, in units of the spread of the run's scores.
+            gap = (scores[-1] - parent.score) / span if span > 0 else 0.0
         else:
-            rank, is_best = 0.5, False
+            rank, is_best, gap = 0.5, False, 0.5
         return features(
             parent,
             child,
@@ -208,6 +214,7 @@ class OutcomePredictor:
             proposer,
             rank=rank,
             is_best=is_best,
+            gap=max(0.0, min(1.0, gap)),
             parent_stats=self._parents.get(parent.id) if parent.id is not None else None,
             proposer_stats=self._proposers.get(_family(proposer)),
         )
