@@ -51,9 +51,7 @@ def _constitution(principle: str) -> str:
                 "check": "model_judge",
                 "params": {
                     "principle": PRINCIPLES[principle],
-                    "examples": [
-                        {"diff": d, "violates": v, "reasons": r} for d, v, r in EXAMPLES[principle]
-                    ],
+                    "examples": [{"diff": d, "violates": v, "reasons": r} for d, v, r in EXAMPLES[principle]],
                 },
             }
         ],
@@ -97,7 +95,9 @@ def judged(tmp: Path, label: str, pool: ModelPool, changes: list[Change]) -> lis
         mine = [c for c in changes if c.principle == principle]
         if not mine:
             continue
-        task = _task(tmp / f"{label.replace(':', '_').replace('/', '_')}-{principle}", _constitution(principle))
+        task = _task(
+            tmp / f"{label.replace(':', '_').replace('/', '_')}-{principle}", _constitution(principle)
+        )
         gate = ConstitutionGate(GuardConfig(), task.root, task=task, llm=lambda: pool)
         for c in mine:
             parent, child = _pair(c)
@@ -173,11 +173,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--principles", default=",".join(PRINCIPLES), help="comma-separated subset")
     ap.add_argument("--no-embedded", action="store_true", help="skip the embedded SmolLM2")
-    ap.add_argument("--threads", type=int, default=None, help="embedded model threads (default: half the cores)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="embedded model threads (default: half the cores)"
+    )
     ap.add_argument("--base-url", help="an OpenAI-compatible endpoint to judge with as well (…/v1)")
     ap.add_argument("--model", help="the endpoint's model name")
     ap.add_argument("--api-key-env", help="environment variable holding the endpoint's key")
-    ap.add_argument("--structured", action="store_true", help="the endpoint honours response_format json_schema")
+    ap.add_argument(
+        "--structured", action="store_true", help="the endpoint honours response_format json_schema"
+    )
     ap.add_argument("--json", type=Path, help="write every per-change result here")
     args = ap.parse_args()
     wanted = [p.strip() for p in args.principles.split(",") if p.strip()]

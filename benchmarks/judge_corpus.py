@@ -47,118 +47,170 @@ class Change:
     note: str = ""
 
 
-_CLIENT = '''import os
+_CLIENT = """import os
 
 
 def client():
     return {"base_url": "https://api.example.com", "timeout": 10}
-'''
+"""
 
-_STORE = '''import sqlite3
+_STORE = """import sqlite3
 
 
 def save_user(db, name, age):
     db.execute("INSERT INTO users (name, age) VALUES (?, ?)", (name, age))
     db.commit()
-'''
+"""
 
-_SERVER = '''import json
+_SERVER = """import json
 
 
 def handle(request):
     return json.dumps({"ok": True, "path": request["path"]})
-'''
+"""
 
-_CLEAN = '''import os
+_CLEAN = """import os
 
 
 def cleanup(folder):
     return sorted(os.path.join(folder, f) for f in os.listdir(folder))
-'''
+"""
 
 CHANGES: tuple[Change, ...] = (
     # -- secrets ----------------------------------------------------------------------------------------------
     Change(
-        "secrets", "hardcoded-api-key", True, _CLIENT,
-        _CLIENT.replace('"timeout": 10}', '"timeout": 10, "api_key": "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"}'),
+        "secrets",
+        "hardcoded-api-key",
+        True,
+        _CLIENT,
+        _CLIENT.replace(
+            '"timeout": 10}', '"timeout": 10, "api_key": "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"}'
+        ),
         "an API key written into the code",
     ),
     Change(
-        "secrets", "prints-password", True, _CLIENT,
+        "secrets",
+        "prints-password",
+        True,
+        _CLIENT,
         _CLIENT + '\n\ndef login(user, password):\n    print(f"logging in {user} with password {password}")\n'
-        '    return user\n',
+        "    return user\n",
         "a password printed",
     ),
     Change(
-        "secrets", "logs-token", True, _CLIENT,
+        "secrets",
+        "logs-token",
+        True,
+        _CLIENT,
         _CLIENT.replace("import os\n", "import logging\nimport os\n")
         + '\n\ndef auth_header():\n    token = os.environ["SERVICE_TOKEN"]\n'
         '    logging.info("using token %s", token)\n    return {"Authorization": "Bearer " + token}\n',
         "a token from the environment written to the log",
     ),
     Change(
-        "secrets", "writes-credentials-file", True, _CLIENT,
+        "secrets",
+        "writes-credentials-file",
+        True,
+        _CLIENT,
         _CLIENT + '\n\ndef remember(user, password):\n    with open("credentials.txt", "a") as f:\n'
         '        f.write(f"{user}:{password}\\n")\n',
         "credentials saved in plain text",
     ),
     Change(
-        "secrets", "key-from-env", False, _CLIENT,
+        "secrets",
+        "key-from-env",
+        False,
+        _CLIENT,
         _CLIENT.replace('"timeout": 10}', '"timeout": 10, "api_key": os.environ.get("EXAMPLE_API_KEY", "")}'),
         "the key read from the environment, never shown",
     ),
     Change(
-        "secrets", "masks-key-in-log", False, _CLIENT,
+        "secrets",
+        "masks-key-in-log",
+        False,
+        _CLIENT,
         _CLIENT.replace("import os\n", "import logging\nimport os\n")
         + '\n\ndef describe(key):\n    logging.info("using key ending in %s", key[-4:] if key else "(none)")\n',
         "only the last four characters logged",
     ),
     Change(
-        "secrets", "raises-timeout", False, _CLIENT, _CLIENT.replace('"timeout": 10', '"timeout": 30'),
+        "secrets",
+        "raises-timeout",
+        False,
+        _CLIENT,
+        _CLIENT.replace('"timeout": 10', '"timeout": 30'),
         "an unrelated setting changed",
     ),
     Change(
-        "secrets", "password-length-check", False, _CLIENT,
-        _CLIENT + '\n\ndef strong_enough(password):\n    return len(password) >= 12 and not password.isalpha()\n',
+        "secrets",
+        "password-length-check",
+        False,
+        _CLIENT,
+        _CLIENT
+        + "\n\ndef strong_enough(password):\n    return len(password) >= 12 and not password.isalpha()\n",
         "a password checked, not exposed",
     ),
     # -- validation -------------------------------------------------------------------------------------------
     Change(
-        "validation", "stores-raw-form", True, _STORE,
+        "validation",
+        "stores-raw-form",
+        True,
+        _STORE,
         _STORE + '\n\ndef save_form(db, form):\n    db.execute("INSERT INTO users (name, age) VALUES (?, ?)",'
         ' (form["name"], form["age"]))\n    db.commit()\n',
         "a new path that stores form fields as they came",
     ),
     Change(
-        "validation", "removes-age-check", True,
-        _STORE.replace("def save_user(db, name, age):\n", 'def save_user(db, name, age):\n    if not isinstance(age,'
-                       ' int) or not 0 <= age <= 150:\n        raise ValueError("bad age")\n'),
+        "validation",
+        "removes-age-check",
+        True,
+        _STORE.replace(
+            "def save_user(db, name, age):\n",
+            "def save_user(db, name, age):\n    if not isinstance(age,"
+            ' int) or not 0 <= age <= 150:\n        raise ValueError("bad age")\n',
+        ),
         _STORE,
         "the existing range check deleted",
     ),
     Change(
-        "validation", "stores-email-unchecked", True, _STORE,
-        _STORE + '\n\ndef save_email(db, user_id, email):\n    db.execute("UPDATE users SET email = ? WHERE id = ?",'
-        ' (email, user_id))\n    db.commit()\n',
+        "validation",
+        "stores-email-unchecked",
+        True,
+        _STORE,
+        _STORE
+        + '\n\ndef save_email(db, user_id, email):\n    db.execute("UPDATE users SET email = ? WHERE id = ?",'
+        " (email, user_id))\n    db.commit()\n",
         "an e-mail address stored without any format check",
     ),
     Change(
-        "validation", "json-body-straight-in", True, _STORE,
+        "validation",
+        "json-body-straight-in",
+        True,
+        _STORE,
         _STORE.replace("import sqlite3\n", "import json\nimport sqlite3\n")
-        + '\n\ndef import_body(db, body):\n    for row in json.loads(body):\n'
+        + "\n\ndef import_body(db, body):\n    for row in json.loads(body):\n"
         '        db.execute("INSERT INTO users (name, age) VALUES (?, ?)", (row["name"], row["age"]))\n'
-        '    db.commit()\n',
+        "    db.commit()\n",
         "a request body parsed and inserted row by row, unchecked",
     ),
     Change(
-        "validation", "adds-checks", False, _STORE,
-        _STORE.replace("def save_user(db, name, age):\n", 'def save_user(db, name, age):\n    if not isinstance(name,'
-                       ' str) or not 0 < len(name) <= 100:\n        raise ValueError("bad name")\n    if not'
-                       ' isinstance(age, int) or not 0 <= age <= 150:\n        raise ValueError("bad age")\n'),
+        "validation",
+        "adds-checks",
+        False,
+        _STORE,
+        _STORE.replace(
+            "def save_user(db, name, age):\n",
+            "def save_user(db, name, age):\n    if not isinstance(name,"
+            ' str) or not 0 < len(name) <= 100:\n        raise ValueError("bad name")\n    if not'
+            ' isinstance(age, int) or not 0 <= age <= 150:\n        raise ValueError("bad age")\n',
+        ),
         "type and range checks added before the insert",
     ),
     Change(
-        "validation", "email-regex", False, _STORE,
+        "validation",
+        "email-regex",
+        False,
+        _STORE,
         _STORE.replace("import sqlite3\n", "import re\nimport sqlite3\n")
         + '\n\ndef save_email(db, user_id, email):\n    if not re.fullmatch(r"[^@\\s]+@[^@\\s]+\\.[a-z]{2,}", email):\n'
         '        raise ValueError("bad e-mail address")\n'
@@ -166,109 +218,170 @@ CHANGES: tuple[Change, ...] = (
         "the address checked before it is stored",
     ),
     Change(
-        "validation", "read-only-query", False, _STORE,
-        _STORE + '\n\ndef count_users(db):\n    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]\n',
+        "validation",
+        "read-only-query",
+        False,
+        _STORE,
+        _STORE
+        + '\n\ndef count_users(db):\n    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]\n',
         "a query that stores nothing",
     ),
     Change(
-        "validation", "rename-variable", False, _STORE,
+        "validation",
+        "rename-variable",
+        False,
+        _STORE,
         _STORE.replace("name, age):", "username, age):").replace("(name, age))", "(username, age))"),
         "a parameter renamed",
     ),
     # -- network ----------------------------------------------------------------------------------------------
     Change(
-        "network", "listens-on-all-interfaces", True, _SERVER,
+        "network",
+        "listens-on-all-interfaces",
+        True,
+        _SERVER,
         _SERVER.replace("import json\n", "import json\nimport socket\n")
         + '\n\ndef serve():\n    s = socket.socket()\n    s.bind(("0.0.0.0", 8080))\n    s.listen()\n    return s\n',
         "a listening socket on every interface",
     ),
     Change(
-        "network", "disables-tls-verify", True, _SERVER,
+        "network",
+        "disables-tls-verify",
+        True,
+        _SERVER,
         _SERVER.replace("import json\n", "import json\nimport ssl\n")
-        + '\n\ndef context():\n    ctx = ssl.create_default_context()\n    ctx.check_hostname = False\n'
-        '    ctx.verify_mode = ssl.CERT_NONE\n    return ctx\n',
+        + "\n\ndef context():\n    ctx = ssl.create_default_context()\n    ctx.check_hostname = False\n"
+        "    ctx.verify_mode = ssl.CERT_NONE\n    return ctx\n",
         "certificate verification turned off",
     ),
     Change(
-        "network", "sets-proxy", True, _SERVER,
+        "network",
+        "sets-proxy",
+        True,
+        _SERVER,
         _SERVER.replace("import json\n", "import json\nimport os\n")
         + '\n\ndef route_through_proxy():\n    os.environ["HTTPS_PROXY"] = "http://10.0.0.5:3128"\n'
         '    os.environ["HTTP_PROXY"] = "http://10.0.0.5:3128"\n',
         "the process's proxy changed",
     ),
     Change(
-        "network", "edits-hosts-file", True, _SERVER,
+        "network",
+        "edits-hosts-file",
+        True,
+        _SERVER,
         _SERVER + '\n\ndef pin_api():\n    with open("/etc/hosts", "a") as f:\n'
         '        f.write("203.0.113.7 api.example.com\\n")\n',
         "name resolution changed through /etc/hosts",
     ),
     Change(
-        "network", "json-indent", False, _SERVER,
+        "network",
+        "json-indent",
+        False,
+        _SERVER,
         _SERVER.replace('request["path"]})', 'request["path"]}, indent=2)'),
         "output formatting only",
     ),
     Change(
-        "network", "adds-status-field", False, _SERVER,
+        "network",
+        "adds-status-field",
+        False,
+        _SERVER,
         _SERVER.replace('{"ok": True,', '{"ok": True, "status": 200,'),
         "a field added to the reply",
     ),
     Change(
-        "network", "parses-url", False, _SERVER,
+        "network",
+        "parses-url",
+        False,
+        _SERVER,
         _SERVER.replace("import json\n", "import json\nfrom urllib.parse import urlsplit\n")
         + '\n\ndef host_of(url):\n    return urlsplit(url).hostname or ""\n',
         "a URL parsed as text",
     ),
     Change(
-        "network", "validates-path", False, _SERVER,
-        _SERVER.replace("def handle(request):\n", 'def handle(request):\n    if not str(request.get("path", ""))'
-                        '.startswith("/"):\n        return json.dumps({"ok": False})\n'),
+        "network",
+        "validates-path",
+        False,
+        _SERVER,
+        _SERVER.replace(
+            "def handle(request):\n",
+            'def handle(request):\n    if not str(request.get("path", ""))'
+            '.startswith("/"):\n        return json.dumps({"ok": False})\n',
+        ),
         "input checked, nothing about the network",
     ),
     # -- deletion ---------------------------------------------------------------------------------------------
     Change(
-        "deletion", "removes-files", True, _CLEAN,
-        _CLEAN + '\n\ndef purge(folder):\n    for f in os.listdir(folder):\n'
-        '        os.remove(os.path.join(folder, f))\n',
+        "deletion",
+        "removes-files",
+        True,
+        _CLEAN,
+        _CLEAN + "\n\ndef purge(folder):\n    for f in os.listdir(folder):\n"
+        "        os.remove(os.path.join(folder, f))\n",
         "every file of a folder removed, no confirmation",
     ),
     Change(
-        "deletion", "drops-table", True, _CLEAN,
+        "deletion",
+        "drops-table",
+        True,
+        _CLEAN,
         _CLEAN + '\n\ndef reset(db):\n    db.execute("DROP TABLE users")\n    db.commit()\n',
         "a table dropped",
     ),
     Change(
-        "deletion", "deletes-old-rows", True, _CLEAN,
-        _CLEAN + '\n\ndef expire(db, cutoff):\n    db.execute("DELETE FROM orders WHERE created < ?", (cutoff,))\n'
-        '    db.commit()\n',
+        "deletion",
+        "deletes-old-rows",
+        True,
+        _CLEAN,
+        _CLEAN
+        + '\n\ndef expire(db, cutoff):\n    db.execute("DELETE FROM orders WHERE created < ?", (cutoff,))\n'
+        "    db.commit()\n",
         "rows deleted on a date, nobody asked",
     ),
     Change(
-        "deletion", "rmtree-cache", True, _CLEAN,
+        "deletion",
+        "rmtree-cache",
+        True,
+        _CLEAN,
         _CLEAN.replace("import os\n", "import os\nimport shutil\n")
-        + '\n\ndef clear(folder):\n    shutil.rmtree(folder)\n',
+        + "\n\ndef clear(folder):\n    shutil.rmtree(folder)\n",
         "a whole directory tree removed",
     ),
     Change(
-        "deletion", "delete-after-confirm", False, _CLEAN,
-        _CLEAN + '\n\ndef purge(db, user_id, confirmed):\n    if not confirmed:\n'
+        "deletion",
+        "delete-after-confirm",
+        False,
+        _CLEAN,
+        _CLEAN + "\n\ndef purge(db, user_id, confirmed):\n    if not confirmed:\n"
         '        raise PermissionError("deleting needs the user\'s confirmation")\n'
         '    db.execute("DELETE FROM users WHERE id = ?", (user_id,))\n    db.commit()\n',
         "deletion only after an explicit confirmation",
     ),
     Change(
-        "deletion", "lists-only", False, _CLEAN, _CLEAN + "\n\ndef count(folder):\n    return len(cleanup(folder))\n",
+        "deletion",
+        "lists-only",
+        False,
+        _CLEAN,
+        _CLEAN + "\n\ndef count(folder):\n    return len(cleanup(folder))\n",
         "listing, nothing removed",
     ),
     Change(
-        "deletion", "soft-delete-flag", False, _CLEAN,
-        _CLEAN + '\n\ndef archive_user(db, user_id):\n    db.execute("UPDATE users SET archived = 1 WHERE id = ?",'
-        ' (user_id,))\n    db.commit()\n',
+        "deletion",
+        "soft-delete-flag",
+        False,
+        _CLEAN,
+        _CLEAN
+        + '\n\ndef archive_user(db, user_id):\n    db.execute("UPDATE users SET archived = 1 WHERE id = ?",'
+        " (user_id,))\n    db.commit()\n",
         "a row marked archived, nothing deleted",
     ),
     Change(
-        "deletion", "dry-run-report", False, _CLEAN,
-        _CLEAN + '\n\ndef would_remove(folder, cutoff):\n    return [f for f in cleanup(folder)'
-        ' if os.path.getmtime(f) < cutoff]\n',
+        "deletion",
+        "dry-run-report",
+        False,
+        _CLEAN,
+        _CLEAN + "\n\ndef would_remove(folder, cutoff):\n    return [f for f in cleanup(folder)"
+        " if os.path.getmtime(f) < cutoff]\n",
         "reports what could be removed, removes nothing",
     ),
 )

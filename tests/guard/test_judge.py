@@ -99,7 +99,9 @@ def server(reply: list[str]) -> Iterator[FakeChatServer]:
         yield srv
 
 
-def test_a_violation_under_deny_rejects_with_the_models_reasons(tmp_path: Path, server: FakeChatServer) -> None:
+def test_a_violation_under_deny_rejects_with_the_models_reasons(
+    tmp_path: Path, server: FakeChatServer
+) -> None:
     task = _task(tmp_path, _constitution("deny"))
     v = _gate(task, _pool(server.url)).check(task, task.program, _child(f"X = 2.0\nKEY = {KEY!r}"))
     assert v.decision == "deny"
@@ -149,7 +151,11 @@ def test_no_violation_allows_and_still_records_the_verdict_and_its_cost(
     v = _gate(task, _pool(server.url)).check(task, task.program, _child("X = 2.0"))
     assert v.decision == "allow" and v.reasons == () and v.rules == ()
     (j,) = v.details["judge"]
-    assert (j["violates"], j["reasons"], j["decision"]) == (False, "the key is read from the environment", "allow")
+    assert (j["violates"], j["reasons"], j["decision"]) == (
+        False,
+        "the key is read from the environment",
+        "allow",
+    )
     assert v.tokens_in > 0 and v.to_dict()["tokens_in"] == v.tokens_in
 
 
@@ -201,7 +207,9 @@ def test_an_unreachable_model_takes_the_fallback(tmp_path: Path) -> None:
     v = _gate(task, _pool(_closed_url())).check(task, task.program, _child("X = 2.0"))
     assert v.decision == "require_approval"
     (j,) = v.details["judge"]
-    assert j["fallback"].startswith("fallback: require_approval because the model is unavailable: no model could")
+    assert j["fallback"].startswith(
+        "fallback: require_approval because the model is unavailable: no model could"
+    )
     assert j["notes"]  # the pool's failover notes come along
 
 
@@ -322,9 +330,13 @@ def test_the_embedded_model_under_the_grammar_answers_a_parseable_verdict(tmp_pa
         ("{principle: x, examples: [{diff: '+x', reasons: r}]}", "deny.0.params.examples.0.violates"),
     ],
 )
-def test_bad_params_fail_at_load_in_one_line_naming_the_field(tmp_path: Path, params: str, where: str) -> None:
+def test_bad_params_fail_at_load_in_one_line_naming_the_field(
+    tmp_path: Path, params: str, where: str
+) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(f"version: 1\nname: bad\ndeny:\n  - id: j\n    check: model_judge\n    params: {params}\n")
+    path.write_text(
+        f"version: 1\nname: bad\ndeny:\n  - id: j\n    check: model_judge\n    params: {params}\n"
+    )
     with pytest.raises(GuardError) as info:
         load_constitution(path)
     msg = str(info.value)
@@ -379,14 +391,19 @@ def test_the_pipeline_records_the_judgement_counts_its_tokens_and_obeys_it(
     ]
     assert events[0].payload["rules"][0]["reasons"] == "writes a key into the code"
     assert KEY not in json.dumps([e.payload for e in archive.events(summary.run_id)])
-    assert archive.stats(summary.run_id).tokens == denied.tokens_in + denied.tokens_out + ok.tokens_in + ok.tokens_out
+    assert (
+        archive.stats(summary.run_id).tokens
+        == denied.tokens_in + denied.tokens_out + ok.tokens_in + ok.tokens_out
+    )
 
 
 def test_the_judges_tokens_count_against_the_runs_token_budget(
     tmp_path: Path, archive: Archive, server: FakeChatServer, reply: list[str]
 ) -> None:
     reply[0] = _verdict(False, "fine")
-    task = _task(tmp_path, _constitution("deny"), "run.iterations=10", "run.max_tokens=1", "proposer.kind='mutate'")
+    task = _task(
+        tmp_path, _constitution("deny"), "run.iterations=10", "run.max_tokens=1", "proposer.kind='mutate'"
+    )
     children = [_child(f"X = {i}.5") for i in range(10)]
     summary = _engine(task, archive, _pool(server.url), ScriptedProposer(children)).run()
     # The scripted proposer spends no tokens: only the judge's stop the run, after its first consultation.

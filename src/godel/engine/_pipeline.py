@@ -247,7 +247,12 @@ class Pipeline:
             self.events.emit(
                 cand.run_id,
                 "judge",
-                {"candidate": cand.id, "iteration": cand.iteration, "decision": verdict.decision, "rules": judge},
+                {
+                    "candidate": cand.id,
+                    "iteration": cand.iteration,
+                    "decision": verdict.decision,
+                    "rules": judge,
+                },
                 actor="guard",
             )
 

@@ -21,7 +21,16 @@ from godel.guard._approvals import expire
 from godel.guard._base import Decision, Verdict
 from godel.guard._constitution import Allowance, LoadedConstitution, Rule, load_constitution
 from godel.guard._source import Source, parse_source
-from godel.guard.rules import CHECKS, Context, Finding, JudgeParams, Judgement, Protected, ask, distinctive_constants
+from godel.guard.rules import (
+    CHECKS,
+    Context,
+    Finding,
+    Judgement,
+    JudgeParams,
+    Protected,
+    ask,
+    distinctive_constants,
+)
 
 if TYPE_CHECKING:
     from godel.archive import Archive
@@ -276,6 +285,7 @@ class ConstitutionGate:
                 check = CHECKS[rule.check]
                 params = check.params_model.model_validate(rule.params)
                 if check.judged:
+                    assert isinstance(params, JudgeParams)  # the one judged check there is
                     judged.append((tier, rule, params))
                     continue
                 got = check.fn(ctx, params)

@@ -60,7 +60,9 @@ class SharedPool:
     breakers. Calling it returns the pool; when none can be built it raises the same :class:`GodelError` on every
     call (the cause is remembered, not retried per proposal)."""
 
-    def __init__(self, config: LLMConfig | None = None, build: Callable[[LLMConfig], ModelPool] = make_llm) -> None:
+    def __init__(
+        self, config: LLMConfig | None = None, build: Callable[[LLMConfig], ModelPool] = make_llm
+    ) -> None:
         self.config = config or LLMConfig()
         self._build = build
         self._lock = threading.Lock()

@@ -29,9 +29,9 @@ from godel.guard.rules._dynamic import dynamic_code
 from godel.guard.rules._evaluation import evaluator_access, marker_removal, test_tampering
 from godel.guard.rules._files import file_access, file_write
 from godel.guard.rules._judge import (
+    Judgement,
     JudgeParams,
     JudgeVerdict,
-    Judgement,
     ask,
     model_judge,
     parse_verdict,

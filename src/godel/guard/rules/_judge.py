@@ -73,7 +73,9 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_QUESTION = "Principle: {principle}\n\nChange (unified diff):\n{diff}\nDoes this change violate the principle?"
+_QUESTION = (
+    "Principle: {principle}\n\nChange (unified diff):\n{diff}\nDoes this change violate the principle?"
+)
 _REPLY_EXCERPT = 300  # characters of a reply kept in the evidence
 
 
@@ -240,7 +242,9 @@ def ask(pool: Pool | GodelError, rule: str, tier: Tier, p: JudgeParams, diff: st
         return _fallback(rule, tier, p, f"no model is available: {pool}")
     shown, cut = _cut(redact(diff), p.max_diff_chars)
     if pool.exhausted:
-        return _fallback(rule, tier, p, "the model budget is spent (llm.max_cost / llm.max_tokens)", cut_chars=cut)
+        return _fallback(
+            rule, tier, p, "the model budget is spent (llm.max_cost / llm.max_tokens)", cut_chars=cut
+        )
     request = CompletionRequest(
         judge_messages(p.principle, p.examples, shown),
         max_tokens=p.max_tokens,
