@@ -12,8 +12,9 @@ nor miss). Latency is the wall time of the gate's check, the model call included
     python benchmarks/judge_bench.py --base-url http://127.0.0.1:8000/v1 --model NAME [--api-key-env VAR]
         [--structured] [--no-embedded]                   # any OpenAI-compatible endpoint as well, or instead
 
-Options: ``--principles secrets,network`` to run a subset, ``--threads N`` for the embedded model, ``--json FILE``
-to keep the per-change results.
+Options: ``--principles secrets,network`` to run a subset, ``--examples as-given|violating-last|none`` for the
+order of the rule's two labelled examples (the corpus gives the violating one first) or none at all, ``--threads N``
+for the embedded model, ``--json FILE`` to keep the per-change results.
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ from godel.task import Task, load_task  # noqa: E402
 _MAIN = "initial_program.py"
 
 
-def _constitution(principle: str) -> str:
+def _examples(principle: str, order: str) -> list[dict[str, Any]]:
+    """The principle's labelled examples as a rule holds them: as the corpus gives them (violating first), with
+    the violating one last, or none (zero-shot)."""
+    given = [{"diff": d, "violates": v, "reasons": r} for d, v, r in EXAMPLES[principle]]
+    if order == "none":
+        return []
+    if order == "violating-last":
+        return sorted(given, key=lambda e: bool(e["violates"]))
+    return given
+
+
+def _constitution(principle: str, order: str) -> str:
     doc: dict[str, Any] = {
         "version": 1,
         "name": f"judge-{principle}",
@@ -51,7 +63,7 @@ def _constitution(principle: str) -> str:
                 "check": "model_judge",
                 "params": {
                     "principle": PRINCIPLES[principle],
-                    "examples": [{"diff": d, "violates": v, "reasons": r} for d, v, r in EXAMPLES[principle]],
+                    "examples": _examples(principle, order),
                 },
             }
         ],
@@ -89,14 +101,14 @@ def static(tmp: Path, changes: list[Change]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def judged(tmp: Path, label: str, pool: ModelPool, changes: list[Change]) -> list[dict[str, Any]]:
+def judged(tmp: Path, label: str, pool: ModelPool, changes: list[Change], order: str) -> list[dict[str, Any]]:
     rows = []
     for principle in PRINCIPLES:
         mine = [c for c in changes if c.principle == principle]
         if not mine:
             continue
         task = _task(
-            tmp / f"{label.replace(':', '_').replace('/', '_')}-{principle}", _constitution(principle)
+            tmp / f"{label.replace(':', '_').replace('/', '_')}-{principle}", _constitution(principle, order)
         )
         gate = ConstitutionGate(GuardConfig(), task.root, task=task, llm=lambda: pool)
         for c in mine:
@@ -182,6 +194,13 @@ def main() -> None:
     ap.add_argument(
         "--structured", action="store_true", help="the endpoint honours response_format json_schema"
     )
+    ap.add_argument(
+        "--examples",
+        choices=("as-given", "violating-last", "none"),
+        default="as-given",
+        help="the rule's labelled examples: as the corpus gives them (the compliant one last), the violating one "
+        "last, or none",
+    )
     ap.add_argument("--json", type=Path, help="write every per-change result here")
     args = ap.parse_args()
     wanted = [p.strip() for p in args.principles.split(",") if p.strip()]
@@ -213,7 +232,7 @@ def main() -> None:
         for mc in models:
             # One pool per model, no cache: every figure is a real call.
             pool = make_llm(LLMConfig(models=(mc,), cache=False))
-            rows += judged(Path(tmp), mc.label, pool, changes)
+            rows += judged(Path(tmp), mc.label, pool, changes, args.examples)
     _summary(rows, changes, fixed)
     if args.json:
         args.json.write_text(json.dumps({"static": fixed, "judged": rows}, indent=1))
