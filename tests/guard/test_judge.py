@@ -34,6 +34,7 @@ KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
 
 def _constitution(tier: str = "deny", on_error: str | None = None, extra: str = "") -> str:
     fallback = f"\n      on_error: {on_error}" if on_error else ""
+    head = "" if tier == "deny" else f"{tier}:\n"
     return f"""
 version: 1
 name: judged
@@ -42,8 +43,7 @@ deny:
   - id: no-subprocess
     check: forbidden_imports
     params: {{modules: [subprocess]}}
-{tier}:
-  - id: no-secrets
+{head}  - id: no-secrets
     check: model_judge
     params:
       principle: never expose secrets or credentials
@@ -165,10 +165,11 @@ def test_a_violation_under_require_approval_waits_for_a_human(tmp_path: Path, se
     assert v.decision == "require_approval" and v.details["judge"][0]["tier"] == "require_approval"
 
 
+@pytest.mark.parametrize("tier", ["deny", "require_approval"])
 def test_static_rules_run_first_and_the_model_is_not_asked_when_they_decide(
-    tmp_path: Path, server: FakeChatServer
+    tmp_path: Path, server: FakeChatServer, tier: str
 ) -> None:
-    task = _task(tmp_path, _constitution("require_approval"))
+    task = _task(tmp_path, _constitution(tier))
     v = _gate(task, _pool(server.url)).check(task, task.program, _child("X = 2.0\nimport subprocess"))
     assert v.decision == "deny" and v.rules == ("no-subprocess",)
     assert server.log == [] and "judge" not in v.details
@@ -425,3 +426,16 @@ def test_a_failing_judge_in_the_pipeline_holds_the_candidate_for_a_human(
 
 def test_a_verdict_without_a_judge_stays_as_it_was() -> None:
     assert "tokens_in" not in Verdict("allow").to_dict()
+
+
+def test_after_a_judged_denial_the_remaining_judges_are_not_asked(
+    tmp_path: Path, server: FakeChatServer
+) -> None:
+    second = """  - id: no-deletes
+    check: model_judge
+    params: {principle: never delete data without approval}"""
+    task = _task(tmp_path, _constitution("deny").replace("\nallow:", second + "\nallow:", 1))
+    v = _gate(task, _pool(server.url)).check(task, task.program, _child("X = 2.0"))
+    assert v.decision == "deny" and len(server.log) == 1
+    assert [j["rule"] for j in v.details["judge"]] == ["no-secrets"]
+    assert v.details["judge_skipped"] == "no-deletes: not asked, an earlier judged rule denied"

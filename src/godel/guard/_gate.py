@@ -348,9 +348,12 @@ class ConstitutionGate:
         elif judged:
             diff = unified_diff(parent, child)
             pool = self._pool()
-            for tier, rule, jparams in judged:
+            for n, (tier, rule, jparams) in enumerate(judged):
                 if decision == "deny":
-                    break  # nothing can undo a denial: the remaining judges would only spend the budget
+                    # Nothing can undo a denial: the remaining judges would only spend the budget.
+                    rest = ", ".join(r.id for _, r, _ in judged[n:])
+                    details["judge_skipped"] = f"{rest}: not asked, an earlier judged rule denied"
+                    break
                 j = ask(pool, rule.id, "deny" if tier == "deny" else "require_approval", jparams, diff)
                 judgements.append(j)
                 if j.reason is not None:
