@@ -439,3 +439,17 @@ def test_after_a_judged_denial_the_remaining_judges_are_not_asked(
     assert v.decision == "deny" and len(server.log) == 1
     assert [j["rule"] for j in v.details["judge"]] == ["no-secrets"]
     assert v.details["judge_skipped"] == "no-deletes: not asked, an earlier judged rule denied"
+
+
+def test_a_call_the_pools_cap_refuses_takes_the_fallback(tmp_path: Path, server: FakeChatServer) -> None:
+    """The pool still has room for a small call (not exhausted), but not for this one: it refuses it."""
+    extra = "      max_tokens: 400"
+    task = _task(tmp_path, _constitution("deny").replace("      examples:", extra + "\n      examples:"))
+    shared = _pool(server.url, max_tokens=520)
+    v = _gate(task, shared).check(task, task.program, _child("X = 2.0"))
+    assert server.log == [] and v.decision == "require_approval"
+    (j,) = v.details["judge"]
+    assert j["fallback"].startswith(
+        "fallback: require_approval because the model budget is spent: token cap llm.max_tokens=520 reached"
+    )
+    assert j["notes"] and "skipped" in j["notes"][0]
