@@ -453,3 +453,17 @@ def test_a_call_the_pools_cap_refuses_takes_the_fallback(tmp_path: Path, server:
         "fallback: require_approval because the model budget is spent: token cap llm.max_tokens=520 reached"
     )
     assert j["notes"] and "skipped" in j["notes"][0]
+
+
+def test_a_shared_pool_is_built_once_and_remembers_why_it_could_not_be() -> None:
+    calls: list[LLMConfig] = []
+
+    def build(config: LLMConfig) -> Any:
+        calls.append(config)
+        raise LLMError("no language model can be used: nothing installed")
+
+    shared = SharedPool(LLMConfig(cache=False), build=build)
+    for _ in range(3):
+        with pytest.raises(LLMError, match="nothing installed"):
+            shared()
+    assert len(calls) == 1 and shared.built is None
