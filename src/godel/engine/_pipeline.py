@@ -222,14 +222,24 @@ class Pipeline:
         verdict, gate_seconds = self.gate(ticket, proposal)
         if verdict is not None:
             draft = replace(
-                draft, verdict=verdict.to_dict(), timings={**draft.timings, "guard": gate_seconds}
+                draft,
+                verdict=verdict.to_dict(),
+                timings={**draft.timings, "guard": gate_seconds},
+                # A model-judged rule's tokens and cost are the candidate's: the run's budgets count them.
+                tokens_in=draft.tokens_in + verdict.tokens_in,
+                tokens_out=draft.tokens_out + verdict.tokens_out,
+                cost=draft.cost + verdict.cost,
             )
             if verdict.decision == "deny":
-                return self._store_final(
+                denied = self._store_final(
                     draft, Status.REJECTED, "guard: " + "; ".join(verdict.reasons), "guard"
                 )
+                self._judged(denied, verdict)
+                return denied
             if verdict.decision == "require_approval":
-                return self._store_awaiting(draft, verdict)
+                waiting = self._store_awaiting(draft, verdict)
+                self._judged(waiting, verdict)
+                return waiting
         predictor = self.stages.predictor
         if predictor is not None:
             p = predictor.predict(ticket.parent, proposal.program, draft.diff or "", draft.proposer)
@@ -239,9 +249,30 @@ class Pipeline:
                     f"predicted: {p.p_improve:.3f} chance of beating its parent, below learn.skip_below "
                     f"{predictor.skip_below:g} (after {p.observations} results)"
                 )
-                return self._store_final(draft, Status.REJECTED, why, "predicted")
+                skipped = self._store_final(draft, Status.REJECTED, why, "predicted")
+                if verdict is not None:
+                    self._judged(skipped, verdict)
+                return skipped
         stored = self.store(draft)
+        if verdict is not None:
+            self._judged(stored, verdict)
         return self.finish(stored)
+
+    def _judged(self, cand: Candidate, verdict: Verdict) -> None:
+        """The audit record of every model consultation the gate made for ``cand`` (verdicts, fallbacks, cost)."""
+        judge = verdict.details.get("judge")
+        if judge:
+            self.events.emit(
+                cand.run_id,
+                "judge",
+                {
+                    "candidate": cand.id,
+                    "iteration": cand.iteration,
+                    "decision": verdict.decision,
+                    "rules": judge,
+                },
+                actor="guard",
+            )
 
     def precheck(self, ticket: Ticket, proposal: Proposal) -> tuple[Status, str, str] | None:
         """Cheap checks before anything is spent on the proposal: (status, reason, stage) when it must stop."""
