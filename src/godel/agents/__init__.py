@@ -18,11 +18,12 @@ from godel.agents._humaneval import (
     score_solution,
     screen_solution,
 )
-from godel.agents._propose import SelfModifyProposer
+from godel.agents._propose import ProgramAgentProposer, SelfModifyProposer
 from godel.agents._run import (
     SEED_AGENT,
     agent_parts,
     benchmark_knowledge,
+    evolve_parts,
     load_agent,
     run_split,
     seed_agent_dir,
@@ -39,6 +40,7 @@ __all__ = [
     "Call",
     "Problem",
     "ProblemResult",
+    "ProgramAgentProposer",
     "Report",
     "Score",
     "SelfModifyProposer",
@@ -46,6 +48,7 @@ __all__ = [
     "agent_api_source",
     "agent_parts",
     "benchmark_knowledge",
+    "evolve_parts",
     "load_agent",
     "load_problems",
     "make_split",

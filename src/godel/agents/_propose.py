@@ -20,7 +20,7 @@ from godel.errors import SandboxError
 from godel.llm import PoolError
 from godel.propose import ProposalContext, Proposer
 
-__all__ = ["SelfModifyProposer"]
+__all__ = ["ProgramAgentProposer", "SelfModifyProposer"]
 
 _MAX_FILE_BYTES = 200_000
 
@@ -130,3 +130,54 @@ def _child(parent: Program, value: Any) -> tuple[Program | None, str | None, str
     if child == parent:
         return None, "improve returned the parent unchanged", diagnosis
     return child, None, diagnosis
+
+
+class ProgramAgentProposer(Proposer):
+    """A coding agent (a self-improvement run's, say) proposing children of an ordinary task's program through its
+    ``edit`` entry point, brokered like any agent call (``godel evolve TASK --agent DIR``)."""
+
+    def __init__(self, broker: Broker, agent: Program, *, calls: int = 4, name: str = "agent") -> None:
+        self.broker = broker
+        self.agent = agent
+        self.calls = calls
+        self.name = name
+
+    def propose(self, ctx: ProposalContext, rng: random.Random) -> Proposal:
+        parent = ctx.parent
+        payload = {
+            "files": dict(parent.program.files),
+            "path": parent.program.main_path,
+            "score": parent.score,
+            "feedback": list(ctx.feedback),
+        }
+        try:
+            run = self.broker.run(
+                self.agent,
+                "edit",
+                payload,
+                calls=self.calls,
+                seed=rng.randrange(1 << 31),
+                label=f"edit {parent.id}",
+            )
+        except PoolError as exc:
+            return Proposal(
+                None, self.name, error=f"no model could answer: {exc.message}", meta={"infra": True}
+            )
+        meta: dict[str, Any] = {"calls": [c.to_dict() for c in run.calls]}
+        if run.budget_exhausted:
+            meta["budget_exhausted"] = True
+        common: dict[str, Any] = {
+            "model": run.calls[0].model if run.calls else None,
+            "tokens_in": sum(c.tokens_in for c in run.calls),
+            "tokens_out": sum(c.tokens_out for c in run.calls),
+            "cost": run.cost,
+            "seconds": run.seconds,
+            "meta": meta,
+        }
+        if not run.ok:
+            return Proposal(None, self.name, error=run.error, **common)
+        child, error, diagnosis = _child(parent.program, run.value)
+        meta["diagnosis"] = diagnosis
+        if child is None:
+            return Proposal(None, self.name, error=error, **common)
+        return Proposal(child, self.name, edit=f"agent: {diagnosis}", **common)

@@ -14,7 +14,7 @@ from typing import Any
 from godel.agents._bench import EVALUATOR, AgentBenchmark
 from godel.agents._broker import AGENT_API, Broker, agent_api_source
 from godel.agents._humaneval import Problem, Split, load_problems, make_split
-from godel.agents._propose import SelfModifyProposer
+from godel.agents._propose import ProgramAgentProposer, SelfModifyProposer
 from godel.candidate import Program
 from godel.config import find_config_file, load_config
 from godel.engine import DEFAULT_STAGE_PRECHECKS, Precheck
@@ -25,7 +25,15 @@ from godel.propose import MixProposer, MutationProposer, Proposer
 from godel.sandbox import FabricSandbox, Limits, Sandbox, make_sandbox
 from godel.task import Task
 
-__all__ = ["SEED_AGENT", "agent_parts", "benchmark_knowledge", "load_agent", "run_split", "seed_agent_dir"]
+__all__ = [
+    "SEED_AGENT",
+    "agent_parts",
+    "benchmark_knowledge",
+    "evolve_parts",
+    "load_agent",
+    "run_split",
+    "seed_agent_dir",
+]
 
 SEED_AGENT = "seed-agent"
 
@@ -184,3 +192,46 @@ def _proposer(task: Task, broker: Broker, problems: Mapping[str, Problem]) -> Pr
     if cfg.kind == "mutate":
         return mutate
     return MixProposer([(agent, cfg.llm_share), (mutate, 1.0 - cfg.llm_share)])
+
+
+def evolve_parts(
+    task: Task,
+    agent_dir: str | Path,
+    storage: str | None = None,
+    *,
+    executor: str | None = None,
+    ray_address: str | None = None,
+    pool: Pool | None = None,
+) -> Parts:
+    """The parts of an ordinary ``godel evolve`` run of ``task`` whose proposer is a coding agent (an exported
+    self-improvement result, say): the agent's ``edit`` entry point writes every child, through the broker, with the
+    task's model pool and sandbox."""
+    agent = load_agent(agent_dir)
+    if "def edit(" not in agent.program.files["agent.py"]:
+        raise TaskError(
+            f"the agent in {agent_dir} has no edit(context) entry point",
+            hint="only agents that can edit another program can propose for `godel evolve` (godel's seed can)",
+        )
+    parts = build_parts(task, storage, proposals=False, executor=executor, ray_address=ray_address)
+    try:
+        models = pool if pool is not None else make_llm(task.config.llm)
+    except BaseException:
+        parts.close()
+        raise
+    cfg = task.config.agent
+    sb = task.config.sandbox
+    broker = Broker(
+        parts.sandbox,
+        models,
+        limits=Limits(
+            wall_seconds=cfg.solve_seconds,
+            memory_mb=sb.memory_mb,
+            max_processes=sb.max_processes,
+            output_bytes=sb.output_bytes,
+            disk_mb=sb.disk_mb,
+        ),
+        max_tokens=max(cfg.max_tokens, 2048),
+    )
+    parts.proposer = ProgramAgentProposer(broker, agent.program, calls=cfg.improve_calls)
+    parts.notes.append(f"proposals by the agent in {agent.root} (its edit entry point, brokered)")
+    return parts

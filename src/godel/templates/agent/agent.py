@@ -306,3 +306,36 @@ def _turn_knob(source):
     if value == current:
         value = round((low + high) / 2, 2)
     return name, value
+
+
+# -- proposing edits to another program (godel evolve --agent DIR) -------------------------------------------------
+EDIT_PROMPT = """Improve this Python program so that it scores higher; its score now is {score}.
+{feedback}Change only the lines between the EVOLVE-BLOCK-START and EVOLVE-BLOCK-END comments, if it has them, and
+reply with the complete new program in one Python code block.
+
+{code}
+"""
+
+
+def edit(context):
+    """A child of someone else's program: context = {"files", "path", "score", "feedback"}; returns
+    {"diagnosis", "files": {path: new text}} (no files: no usable edit)."""
+    path = context["path"]
+    code = context["files"][path]
+    notes = [str(f)[:300] for f in context.get("feedback", [])[:3]]
+    feedback = "Earlier attempts failed: " + " | ".join(notes) + "\n" if notes else ""
+    for k in range(SAMPLES):
+        try:
+            reply = godel_agent.complete(
+                EDIT_PROMPT.format(score=context.get("score"), feedback=feedback, code=code),
+                system=SYSTEM,
+                max_tokens=max(MAX_TOKENS, 1024),
+                temperature=TEMPERATURE + k * TEMPERATURE_STEP,
+            )
+        except godel_agent.BudgetExhausted:
+            break
+        for block in re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S):
+            if _parses(block) and block.strip() != code.strip():
+                godel_agent.log("edit", sample=k)  # godel:marker
+                return {"diagnosis": "sample %d" % k, "files": {path: block}}
+    return {"diagnosis": "no usable edit from the model", "files": {}}
