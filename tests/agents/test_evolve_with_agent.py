@@ -34,12 +34,12 @@ def test_the_agent_writes_children_that_improve(tmp_path: Path) -> None:
     task = load_task(
         root, ["run.iterations=3", "run.parallel=1", "run.noise_samples=0", "selector.name=greedy"]
     )
-    with FakeChatServer(reply=raise_x) as srv:
-        with evolve_parts(
-            task, seed_agent_dir(), f"sqlite:///{tmp_path}/a.db", pool=pool_for(srv.url)
-        ) as parts:
-            summary = parts.engine().run()
-            cands = parts.archive.candidates(summary.run_id)
+    with (
+        FakeChatServer(reply=raise_x) as srv,
+        evolve_parts(task, seed_agent_dir(), f"sqlite:///{tmp_path}/a.db", pool=pool_for(srv.url)) as parts,
+    ):
+        summary = parts.engine().run()
+        cands = parts.archive.candidates(summary.run_id)
     assert [c.status for c in cands] == [Status.OK] * 4
     assert [c.score for c in cands] == [1.0, 2.0, 3.0, 4.0]
     assert all(c.proposer == "agent" and c.tokens_out > 0 for c in cands[1:])
