@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,15 +11,17 @@ from godel.cli._app import app
 from godel.cli._common import JsonOpt, StorageOpt, emit_json, err, open_existing, out, pick_run
 from godel.cli._run import _Display, _overrides, conclude
 from godel.errors import GodelError, UsageError
-from godel.parts import Parts, storage_url
-from godel.task import Task
+
+if TYPE_CHECKING:  # the command imports its heavy parts when it runs: `godel --help` stays fast
+    from godel.parts import Parts
+    from godel.task import Task
 
 
 @app.command("self-improve")
 def self_improve(
     agent_dir: Annotated[
         Path | None,
-        typer.Argument(metavar="[AGENT_DIR]", help="the agent folder (default: godel's seed agent)"),
+        typer.Argument(metavar="AGENT_DIR", help="the agent folder (default: godel's seed agent)"),
     ] = None,
     storage: StorageOpt = None,
     iterations: Annotated[int | None, typer.Option(help="self-improvement steps after the seed")] = None,
@@ -61,6 +63,7 @@ def self_improve(
     """Let a coding agent improve itself: it is scored on HumanEval's development split in the sandbox, rewrites its
     own source from its failures, and the archive of agents is searched open-endedly (Darwin Gödel Machine)."""
     from godel.agents import agent_parts, load_agent
+    from godel.parts import storage_url
 
     extra = _overrides(iterations, seed, None, proposer, selector, sandbox, allow_unsafe)
     if not self_modify:
