@@ -179,8 +179,13 @@ def run_openevolve(exe: Path, url: str, work: Path, iterations: int, parallel: i
     if rc != 0 or not stamps:
         raise RuntimeError(f"openevolve failed (exit {rc}): {(work / 'oe.log').read_text()[-2000:]}")
     n = len(stamps)
-    return {"system": "openevolve", "candidates": n, "steady_per_s": steady_rate(stamps), "wall_s": wall,
-            "cpu_ms_per_candidate": 1000 * cpu / n}
+    return {
+        "system": "openevolve",
+        "candidates": n,
+        "steady_per_s": steady_rate(stamps),
+        "wall_s": wall,
+        "cpu_ms_per_candidate": 1000 * cpu / n,
+    }
 
 
 def run_godel(variant: str, url: str, work: Path, iterations: int, parallel: int) -> dict[str, Any]:
@@ -209,14 +214,22 @@ def run_godel(variant: str, url: str, work: Path, iterations: int, parallel: int
         cmd += ["--set", s]
     wall, cpu, rc = timed(cmd, env, work, work / f"godel-{variant}.log")
     if rc != 0 or not db.exists():
-        raise RuntimeError(f"godel {variant} failed (exit {rc}): {(work / f'godel-{variant}.log').read_text()[-2000:]}")
+        raise RuntimeError(
+            f"godel {variant} failed (exit {rc}): {(work / f'godel-{variant}.log').read_text()[-2000:]}"
+        )
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT updated_at, status FROM candidates WHERE iteration > 0").fetchall()
     stamps = [r[0] for r in rows]
     n = len(stamps)
     ok = sum(1 for r in rows if r[1] == "ok")
-    return {"system": f"godel {variant}", "candidates": n, "ok": ok, "steady_per_s": steady_rate(stamps),
-            "wall_s": wall, "cpu_ms_per_candidate": 1000 * cpu / max(n, 1)}
+    return {
+        "system": f"godel {variant}",
+        "candidates": n,
+        "ok": ok,
+        "steady_per_s": steady_rate(stamps),
+        "wall_s": wall,
+        "cpu_ms_per_candidate": 1000 * cpu / max(n, 1),
+    }
 
 
 def _med(xs: list[float]) -> float:
@@ -266,7 +279,9 @@ def main() -> None:
 
     systems = ["openevolve", *(f"godel {v}" for v in variants)]
     oe = {r["round"]: r for r in rows if r["system"] == "openevolve"}
-    print(f"\n{args.iterations} iterations, parallel {args.parallel}, {args.rounds} rounds (medians; ratios per round)")
+    print(
+        f"\n{args.iterations} iterations, parallel {args.parallel}, {args.rounds} rounds (medians; ratios per round)"
+    )
     head = f"{'system':<18} {'steady/s':>9} {'wall s':>7} {'CPU ms/cand':>12}   {'steady ratio min/med/max':>26}   {'wall ratio':>10}"
     print(head)
     print("-" * len(head))
