@@ -15,7 +15,6 @@ shell's working directories, never do, and neither does a name that merely conta
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 import threading
@@ -246,6 +245,8 @@ def safe_path_component(s: str) -> str:
         cleaned = cleaned[:_MAX_COMPONENT]
         changed = True
     if changed:
+        import hashlib  # here: it loads OpenSSL, and every CLI start-up imports this module
+
         digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned}-{digest}"
     return cleaned

@@ -62,10 +62,15 @@ def main() -> None:
 
 
 def _main() -> None:
-    import click
     import typer
-    from rich.markup import escape
 
+    try:
+        # Typer 0.2x carries its own copy of Click and raises that copy's exceptions: catching the `click`
+        # package's class missed every usage error (a bad option printed a traceback), and importing it cost
+        # ~0.1 s of start-up besides.
+        from typer._click.exceptions import ClickException
+    except ImportError:  # a Typer that uses the click package
+        from click import ClickException  # type: ignore[assignment]
     from godel.cli._common import err
     from godel.errors import GodelError
     from godel.redact import redact
@@ -74,6 +79,8 @@ def _main() -> None:
     try:
         code = app(standalone_mode=False)
     except GodelError as exc:
+        from rich.markup import escape  # only to print an error: ~20 ms of every start-up otherwise
+
         # The message is the user's text as much as ours (paths, config keys like [run]): never read as markup.
         err.print(f"[red]error:[/] {escape(redact(str(exc)))}", markup=True, highlight=False)
         sys.exit(2 if exc.user_error else 1)
@@ -82,7 +89,7 @@ def _main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     # Without standalone mode Click returns a command's ``typer.Exit(code)`` as the value instead of exiting.
