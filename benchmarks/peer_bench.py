@@ -188,12 +188,22 @@ def run_openevolve(exe: Path, url: str, work: Path, iterations: int, parallel: i
     }
 
 
-def run_godel(variant: str, url: str, work: Path, iterations: int, parallel: int) -> dict[str, Any]:
-    task = work / f"godel-{variant}"
+def run_godel(
+    variant: str,
+    url: str,
+    work: Path,
+    iterations: int,
+    parallel: int,
+    src: Path | None = None,
+    label: str = "godel",
+) -> dict[str, Any]:
+    """One ``godel evolve`` of this checkout (or of the source tree ``src``, for a before/after comparison)."""
+    tag = f"{label}-{variant}"
+    task = work / tag
     task.mkdir()
     (task / "initial_program.py").write_text(PROGRAM)
     (task / "evaluator.py").write_text(EVALUATOR)
-    db = work / f"godel-{variant}.db"
+    db = work / f"{tag}.db"
     model = f"{{backend='openai', model='{MODEL}', base_url='{url}', timeout_seconds=30.0, max_retries=0}}"
     sets = [
         f"run.iterations={iterations}",
@@ -208,22 +218,21 @@ def run_godel(variant: str, url: str, work: Path, iterations: int, parallel: int
         *GODEL_VARIANTS[variant],
     ]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src or ROOT / "src"), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, "-m", "godel", "evolve", str(task), "--storage", f"sqlite:///{db}", "--json"]
     for s in sets:
         cmd += ["--set", s]
-    wall, cpu, rc = timed(cmd, env, work, work / f"godel-{variant}.log")
+    log = work / f"{tag}.log"
+    wall, cpu, rc = timed(cmd, env, work, log)
     if rc != 0 or not db.exists():
-        raise RuntimeError(
-            f"godel {variant} failed (exit {rc}): {(work / f'godel-{variant}.log').read_text()[-2000:]}"
-        )
+        raise RuntimeError(f"{label} {variant} failed (exit {rc}): {log.read_text()[-2000:]}")
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT updated_at, status FROM candidates WHERE iteration > 0").fetchall()
     stamps = [r[0] for r in rows]
     n = len(stamps)
     ok = sum(1 for r in rows if r[1] == "ok")
     return {
-        "system": f"godel {variant}",
+        "system": f"{label} {variant}",
         "candidates": n,
         "ok": ok,
         "steady_per_s": steady_rate(stamps),
@@ -243,6 +252,12 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--variants", default="llm,mutate,guard-off,parallel-4")
     ap.add_argument("--json", type=Path, help="also write every run's row here")
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another godel source tree (e.g. an export of an older commit's src/): its variants run alternated "
+        "with this checkout's, labelled 'base'",
+    )
     args = ap.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in GODEL_VARIANTS]
@@ -258,14 +273,18 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="peer-bench-") as tmp:
                 work = Path(tmp)
                 # Alternate which system goes first, so a load spike at a round's start is shared out.
-                order: list[str] = ["openevolve", *variants]
+                runs: list[tuple[str, str]] = [("godel", v) for v in variants]
+                if args.baseline_src is not None:
+                    runs = [r for v in variants for r in (("godel", v), ("base", v))]
+                order: list[tuple[str, str]] = [("openevolve", ""), *runs]
                 if rnd % 2:
-                    order = [*variants, "openevolve"]
-                for name in order:
-                    if name == "openevolve":
+                    order = [*reversed(runs), ("openevolve", "")]
+                for label, name in order:
+                    if label == "openevolve":
                         row = run_openevolve(exe, srv.url, work, args.iterations, args.parallel)
                     else:
-                        row = run_godel(name, srv.url, work, args.iterations, args.parallel)
+                        src = args.baseline_src if label == "base" else None
+                        row = run_godel(name, srv.url, work, args.iterations, args.parallel, src, label)
                     row["round"] = rnd
                     rows.append(row)
                     print(
@@ -277,7 +296,8 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
-    systems = ["openevolve", *(f"godel {v}" for v in variants)]
+    labels = ["godel", "base"] if args.baseline_src is not None else ["godel"]
+    systems = ["openevolve", *(f"{label} {v}" for v in variants for label in labels)]
     oe = {r["round"]: r for r in rows if r["system"] == "openevolve"}
     print(
         f"\n{args.iterations} iterations, parallel {args.parallel}, {args.rounds} rounds (medians; ratios per round)"

@@ -121,6 +121,11 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another godel source tree: the same commands run from it too, interleaved, labelled 'base'",
+    )
     args = ap.parse_args()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
@@ -132,7 +137,7 @@ def main() -> None:
         built = time.perf_counter() - t0
         url = f"sqlite:///{db}"
         godel = [sys.executable, "-m", "godel"]
-        commands: dict[str, list[str]] = {
+        base = {
             "godel --help": [*godel, "--help"],
             f"godel status --json ({args.candidates:,})": [*godel, "status", "--json", "--storage", url],
             "godel status": [*godel, "status", "--storage", url],
@@ -140,12 +145,23 @@ def main() -> None:
             "godel list --json": [*godel, "list", "--json", "--storage", url],
             "godel show SEED --json": [*godel, "show", str(seed), "--json", "--storage", url],
         }
+        trees = {"": env}
+        if args.baseline_src is not None:
+            base_env = dict(env)
+            base_env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(args.baseline_src), os.environ.get("PYTHONPATH", "")) if p
+            )
+            trees["base: "] = base_env
+        commands = {
+            f"{tag}{name}": (cmd, tree_env) for name, cmd in base.items() for tag, tree_env in trees.items()
+        }
         samples: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
         for _ in range(args.repeats):
-            for name, cmd in commands.items():
-                wall, cpu, _ = timed(cmd, env)
+            for name, (cmd, cmd_env) in commands.items():
+                wall, cpu, _ = timed(cmd, cmd_env)
                 samples[name].append((wall, cpu))
         imports = [import_profile(env) for _ in range(3)]
+        base_imports = [import_profile(trees["base: "]) for _ in range(3)] if args.baseline_src else []
     total_ms = statistics.median(t for t, _ in imports)
     rows: list[dict[str, Any]] = []
     for name, xs in samples.items():
@@ -172,11 +188,15 @@ def main() -> None:
     print(
         f"archive of {args.candidates:,} candidates built in {built:.1f} s; {args.repeats} repeats, interleaved"
     )
-    print(f"{'command':<32} {'wall median':>11} {'wall min':>9} {'CPU median':>11} {'CPU min':>8}")
+    print(f"{'command':<40} {'wall median':>11} {'wall min':>9} {'CPU median':>11} {'CPU min':>8}")
     for r in rows:
         print(
-            f"{r['command']:<32} {r['wall_s_median']:>11.3f} {r['wall_s_min']:>9.3f} "
+            f"{r['command']:<40} {r['wall_s_median']:>11.3f} {r['wall_s_min']:>9.3f} "
             f"{r['cpu_s_median']:>11.3f} {r['cpu_s_min']:>8.3f}"
+        )
+    if base_imports:
+        print(
+            f"\nbase: import godel.cli + every command: {statistics.median(t for t, _ in base_imports):.0f} ms"
         )
     print(f"\nimport godel.cli + every command: {total_ms:.0f} ms (-X importtime, median of 3); heaviest:")
     for mod, ms in imports[0][1]:
