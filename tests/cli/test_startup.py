@@ -55,3 +55,48 @@ def test_a_bad_option_is_one_line_and_exit_2() -> None:
     )
     assert out.returncode == 2
     assert "No such option: --no-such-option" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_status_json_answers_without_typer_and_prints_what_the_command_prints(tmp_path: Path) -> None:
+    from godel.archive import SQLArchive
+    from godel.archive.testing import make_candidate
+    from godel.candidate import Status
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    with SQLArchive(url) as a:
+        run = a.create_run("only", "task", {})
+        a.add_candidates([make_candidate(run.id, i, status=Status.OK, score=i / 10) for i in range(5)])
+    probe = (
+        "import sys, godel.cli as c; args = sys.argv[1:]; handled = c._status_json(args); "
+        "print('TYPER' if 'typer' in sys.modules else 'NO-TYPER', handled, file=sys.stderr)"
+    )
+    fast = subprocess.run(
+        [sys.executable, "-c", probe, "status", "--run=only", "--json", "--storage", url],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fast.stderr.split() == ["NO-TYPER", "True"]
+    # The same command through Typer (--tiers is not one the shortcut takes) prints the same document plus tiers.
+    full = subprocess.run(
+        [sys.executable, "-m", "godel", "status", "--json", "--tiers", "--run", "only", "--storage", url],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    import json
+
+    doc = json.loads(full.stdout)
+    doc.pop("tiers")
+    assert json.loads(fast.stdout) == doc
+    for args in (
+        ["status", "--json", "--tiers"],
+        ["status", "--json", "--json"],
+        ["status", "--run", "--json"],
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-c", probe, *args], env=_env(), capture_output=True, text=True, check=True
+        )
+        assert refused.stderr.split()[-1] == "False" and refused.stdout == ""
