@@ -241,6 +241,42 @@ def run_godel(
     }
 
 
+_SANDBOX_ONLY = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from godel.executor import LocalExecutor
+from godel.sandbox import make_sandbox
+from godel.task import load_task
+task = load_task(Path(sys.argv[1]), ["sandbox.backend='zygote'", f"run.parallel={sys.argv[3]}"])
+sandbox = make_sandbox(task.config.sandbox, slots=int(sys.argv[3]))
+executor = LocalExecutor(task, sandbox)
+with ThreadPoolExecutor(int(sys.argv[3])) as pool:
+    results = list(pool.map(lambda i: executor.evaluate(task.program, label=f"c{i}"), range(int(sys.argv[2]))))
+assert all(r.ok for r in results), [r.reason for r in results if not r.ok][:3]
+sandbox.close()
+"""
+
+
+def sandbox_reference(work: Path, n: int, parallel: int) -> float:
+    """CPU ms the sandbox itself spends per evaluation of this task (zygote, godel's evaluation harness, the same
+    slots): a process evaluating the seed ``n`` times, less one evaluating it once, over ``n - 1``. No loop, no
+    proposals, no archive: the floor under godel's CPU per candidate."""
+    task = work / "sandbox-only"
+    task.mkdir()
+    (task / "initial_program.py").write_text(PROGRAM)
+    (task / "evaluator.py").write_text(EVALUATOR)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+    cpu = {}
+    for k in (1, n):
+        cmd = [sys.executable, "-c", _SANDBOX_ONLY, str(task), str(k), str(parallel)]
+        _, cpu[k], rc = timed(cmd, env, work, work / "sandbox-only.log")
+        if rc != 0:
+            raise RuntimeError(f"sandbox reference failed: {(work / 'sandbox-only.log').read_text()[-2000:]}")
+    return 1000 * (cpu[n] - cpu[1]) / (n - 1)
+
+
 def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -268,6 +304,7 @@ def main() -> None:
     from godel.llm.testing import FakeChatServer
 
     rows: list[dict[str, Any]] = []
+    sandbox_ms: list[float] = []
     with FakeChatServer(reply=Replies(), model=MODEL) as srv:
         for rnd in range(args.rounds):
             with tempfile.TemporaryDirectory(prefix="peer-bench-") as tmp:
@@ -287,6 +324,12 @@ def main() -> None:
                         row = run_godel(name, srv.url, work, args.iterations, args.parallel, src, label)
                     row["round"] = rnd
                     rows.append(row)
+                    if label == "openevolve":
+                        sandbox_ms.append(sandbox_reference(work, args.iterations, args.parallel))
+                        print(
+                            f"round {rnd} sandbox alone: {sandbox_ms[-1]:.2f} ms CPU/evaluation",
+                            file=sys.stderr,
+                        )
                     print(
                         f"round {rnd} {row['system']:<18} {row['candidates']:>4} candidates "
                         f"{row['steady_per_s']:7.1f}/s steady  {row['wall_s']:5.2f} s wall  "
@@ -294,7 +337,7 @@ def main() -> None:
                         file=sys.stderr,
                     )
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "sandbox_ms_per_evaluation": sandbox_ms}, indent=2))
 
     labels = ["godel", "base"] if args.baseline_src is not None else ["godel"]
     systems = ["openevolve", *(f"{label} {v}" for v in variants for label in labels)]
@@ -317,6 +360,18 @@ def main() -> None:
             ratio = f"{rs[0]:.2f} / {_med(rs):.2f} / {rs[-1]:.2f}x"
             wall_ratio = f"{_med(ws):.2f}x"
         print(f"{name:<18} {rate:9.1f} {wall:7.2f} {cpu:12.2f}   {ratio:>26}   {wall_ratio:>10}")
+    if sandbox_ms:
+        floor = _med(sandbox_ms)
+        cores = os.cpu_count() or 1
+        oe_rate = _med([r["steady_per_s"] for r in oe.values()])
+        print(
+            f"\nsandbox alone (zygote, same evaluator and slots, no loop): {floor:.2f} ms CPU per evaluation "
+            f"(median of {len(sandbox_ms)}): on {cores} cores at most {1000 * cores / floor:.0f} evaluations/s, "
+            f"{1000 * cores / floor / oe_rate:.2f}x OpenEvolve's median steady rate"
+        )
+        for name in systems[1:]:
+            cpu = _med([r["cpu_ms_per_candidate"] for r in rows if r["system"] == name])
+            print(f"  {name:<18} CPU per candidate {cpu:6.2f} ms = {cpu / floor:.2f}x the sandbox's own")
 
 
 if __name__ == "__main__":
