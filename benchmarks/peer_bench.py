@@ -324,18 +324,18 @@ def main() -> None:
                         row = run_godel(name, srv.url, work, args.iterations, args.parallel, src, label)
                     row["round"] = rnd
                     rows.append(row)
-                    if label == "openevolve":
-                        sandbox_ms.append(sandbox_reference(work, args.iterations, args.parallel))
-                        print(
-                            f"round {rnd} sandbox alone: {sandbox_ms[-1]:.2f} ms CPU/evaluation",
-                            file=sys.stderr,
-                        )
                     print(
                         f"round {rnd} {row['system']:<18} {row['candidates']:>4} candidates "
                         f"{row['steady_per_s']:7.1f}/s steady  {row['wall_s']:5.2f} s wall  "
                         f"{row['cpu_ms_per_candidate']:6.2f} ms CPU/candidate",
                         file=sys.stderr,
                     )
+                    if label == "openevolve":
+                        sandbox_ms.append(sandbox_reference(work, args.iterations, args.parallel))
+                        print(
+                            f"round {rnd} sandbox alone: {sandbox_ms[-1]:.2f} ms CPU/evaluation",
+                            file=sys.stderr,
+                        )
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "sandbox_ms_per_evaluation": sandbox_ms}, indent=2))
 
