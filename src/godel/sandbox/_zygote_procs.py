@@ -129,9 +129,21 @@ def pin_to_this_cpu(pid: int) -> None:
     of the job start. The child widens its affinity again as soon as it has the job.
     """
     cpu = _libc.sched_getcpu()
-    if cpu >= 0:
+    if cpu < 0:
+        return
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(pid, (cpu,))
+    # ``pid`` is the job's init; the process that waits for the job is its child (see _zygote_child._init). Forked
+    # after this point it inherits the pin; forked before, it is pinned here. The pid cannot be reused meanwhile:
+    # the init is ours and not yet reaped, so its children are its own.
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
+            kids = fh.read().split()
+    except OSError:
+        return
+    for kid in kids:
         with contextlib.suppress(OSError):
-            os.sched_setaffinity(pid, (cpu,))
+            os.sched_setaffinity(int(kid), (cpu,))
 
 
 def read_int(fd: int) -> int | None:

@@ -9,8 +9,9 @@ Runs in a process started by :mod:`godel.sandbox._zygote` with an empty environm
    network namespace shared by all its children. In fork mode it then readies the interpreter for jobs once (the
    job's environment, ``sys.path``, a fresh ``__main__``, an empty capability bounding set), so no child repeats it;
 2. keeps ``ready`` children prepared, under SCHED_IDLE so this never takes the CPU from a running job. Each child
-   is cloned into new pid/mount/ipc/uts namespaces (it is PID 1 there, so killing it kills everything it starts)
-   with CLONE_PARENT, which makes the host its parent and lets the host reap it without a hop through us. It gets
+   is cloned into new pid/mount/ipc/uts namespaces (it is PID 1 there, so killing it kills everything the job
+   starts; it forks the job's own process at once and only waits for it, see ``_zygote_child._init``) with
+   CLONE_PARENT, which makes the host its parent and lets the host reap it without a hop through us. It gets
    its own job socket, stdout/stderr/result pipes and a report pipe, whose host ends go straight to the host with
    ``SCM_RIGHTS``: jobs and output never pass through the server, whose memory, which every fork-mode child
    inherits, holds no candidate code, data or output;

@@ -2,9 +2,10 @@
 
 :class:`Slot` starts the server (empty environment, the slot's cgroup; through one long-lived thread, see
 :class:`_Spawner`), takes a prepared child, pins it to the calling thread's CPU and sends it the job, then supervises
-it from outside: wall clock, output and result caps, SIGKILL of the child, which is PID 1 of its pid namespace, so
-nothing the job started survives. The children are this process's own (the server clones them with CLONE_PARENT):
-their exit status and CPU time come straight from ``wait4`` the moment a job ends, peak memory and OOM kills from
+it from outside: wall clock, output and result caps, SIGKILL of the child, which is PID 1 of its pid namespace (the
+job's init; the job runs as its child), so nothing the job started survives. The children are this process's own (the server clones them with CLONE_PARENT):
+their CPU time comes straight from ``wait4`` the moment a job ends, the job's wait status from its init's last
+record, peak memory and OOM kills from
 the slot's cgroup, and how far the set-up got from the records on the child's report pipe.
 """
 
@@ -427,6 +428,13 @@ class Slot:
         taken = next((r for r in records if r.get("t") == "taken"), None)
         went = next((r for r in records if r.get("t") == "go"), None)
         error = next((r for r in records if r.get("t") == "error"), None)
+        end = next((r for r in records if r.get("t") == "end"), None)
+        init_cpu = 0.0
+        if end is not None and isinstance(end.get("status"), int):
+            # The child we reaped is the job's init: how the job's own process ended is what it relayed (the init
+            # itself exits 0), and its own CPU time is the sandbox's, not the job's.
+            code = os.waitstatus_to_exitcode(end["status"])
+            init_cpu = float(end.get("cpu", 0.0))
         peak = read_int(self.cg_fds["mem_peak"]) if "mem_peak" in self.cg_fds else None
         oom = self._oom_count()
         oom_kills, self.oom_base = oom - self.oom_base, oom
@@ -436,8 +444,8 @@ class Slot:
         # CLOCK_MONOTONIC is one clock for every process here (no time namespace), so the child's stamp compares.
         start_seconds = max(0.0, float(went["at"]) - start) if went and "at" in went else None
         done = {
-            "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before),
-            "cpu_total": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
+            "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before - init_cpu),
+            "cpu_total": usage.ru_utime + usage.ru_stime - init_cpu, "maxrss_kb": usage.ru_maxrss,
             "peak_bytes": max(0, peak - mem_base) if peak is not None else None, "oom_kills": oom_kills,
             "start_seconds": start_seconds,
             "setup_error": None if went else error or {
