@@ -274,7 +274,9 @@ class SandboxConformance:
 
     def _needs_native(self) -> None:
         if not self.native:
-            pytest.skip("this backend's guest has no signals, processes or native extensions (WASI preview 1)")
+            pytest.skip(
+                "this backend's guest has no signals, processes or native extensions (WASI preview 1)"
+            )
 
     @pytest.mark.parametrize(
         ("code", "sig"),
@@ -286,7 +288,14 @@ class SandboxConformance:
             ("os.abort()", signal.SIGABRT),
             ("import ctypes\nctypes.string_at(0)", signal.SIGSEGV),
         ],
-        ids=["kill-SIGKILL", "kill-SIGTERM", "raise_signal-SIGTERM", "raise_signal-SIGINT", "abort", "segfault"],
+        ids=[
+            "kill-SIGKILL",
+            "kill-SIGTERM",
+            "raise_signal-SIGTERM",
+            "raise_signal-SIGINT",
+            "abort",
+            "segfault",
+        ],
     )
     def test_a_job_dies_of_its_own_signal(self, box: Sandbox, code: str, sig: signal.Signals) -> None:
         """Outside, each of these ends the program by that signal; a sandbox that hid it (the zygote's job was PID
@@ -343,7 +352,12 @@ class SandboxConformance:
         assert res.ok, (res.reason, res.stderr[-2000:])
         assert res.result is not None
         out = json.loads(res.result)
-        assert out == {"total": pytest.approx(1000.0, rel=1e-4), "grad3": 6.0, "m": 64.0, "platforms": ["cpu"]}
+        assert out == {
+            "total": pytest.approx(1000.0, rel=1e-4),
+            "grad3": 6.0,
+            "m": 64.0,
+            "platforms": ["cpu"],
+        }
         assert "pthread_getschedparam" not in res.stderr
         assert len(res.stdout) + len(res.stderr) < 4000, res.stderr[-2000:]
 
