@@ -34,7 +34,8 @@ os.write(3, json.dumps(doc).encode())
     assert doc["name"] == "__main__"
     assert doc["argv"] == ["a", "b"]
     assert doc["data"] == "payload" and doc["helper"] == 7
-    assert doc["cwd"] == "/box/work" and doc["pid"] == 1
+    # PID 2: the namespace's PID 1 is the job's init, so the job's own signals end it as they would elsewhere.
+    assert doc["cwd"] == "/box/work" and doc["pid"] == 2
     assert doc["uid"] in box.uids
     assert "GODEL_TEST_SECRET" not in doc["env"]
     assert res.stdout == "hello out\n" and res.stderr == "hello err\n"

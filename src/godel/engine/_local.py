@@ -99,9 +99,13 @@ def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
         pipeline.archive.update_run(
             seed.run_id, status="failed", meta={"stopped": "seed failed", "reason": seed.reason}
         )
+        # A sandbox limit that ended it is not the program's fault: the hint names the setting that raises it,
+        # and is said once (the stored reason carries it too).
+        limit = limit_hint(seed.evaluation)
+        reason = (seed.reason or "").replace(f"; {limit}", "") if limit else seed.reason
         raise TaskError(
-            f"the seed program fails its own evaluation: {seed.reason}",
-            hint=limit_hint(seed.evaluation)
+            f"the seed program fails its own evaluation: {reason}",
+            hint=limit
             or f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
             f"again); `godel show {seed.id} --storage {pipeline.archive.url}` has details",
         )
