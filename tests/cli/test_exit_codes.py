@@ -48,7 +48,8 @@ def one_line(proc: subprocess.CompletedProcess[str]) -> str:
     lines = [
         line
         for line in proc.stderr.splitlines()
-        if line.strip() and not line.startswith(("godel: evaluating", "note: created a new audit signing key"))
+        if line.strip()
+        and not line.startswith(("godel: evaluating", "note: created a new audit signing key"))
     ]
     assert "Traceback" not in proc.stderr, proc.stderr
     assert len(lines) == 1, proc.stderr
