@@ -6,11 +6,11 @@ and :mod:`godel.sandbox._linux` (nothing else of godel) from the server's sealed
 by file path (the ``godel`` package is never imported here), and this module imports only the standard library and
 ``_linux``: everything here costs start-up in exec mode's fresh interpreter.
 
-A cloned child is PID 1 of its namespace and stays there only as the job's init (:func:`_init`): it forks at once,
-and the fork, PID 2, is what prepares, takes the job and runs it, so the job dies of its own signals and
-``abort()`` as it would anywhere else.
+A cloned child is PID 2 of its pid namespace: PID 1 is an init the server spawned into the namespace just before
+(it only waits to be killed), so the job dies of its own signals and ``abort()`` as it would anywhere else, which
+a PID 1 does not.
 
-The job's process prepares itself before its job arrives (see :func:`_prepare`): it mounts its scratch tmpfs, builds its
+A child prepares itself before its job arrives (see :func:`_prepare`): it mounts its scratch tmpfs, builds its
 Landlock ruleset and installs the seccomp filter. When the job comes it sets the slot cgroup's limits, remounts the
 scratch if the job wants another size, drops to the slot's uid with no capabilities, writes the job's files, sets
 rlimits (soft = hard), no_new_privs, Landlock and a last seccomp filter for mount/umount2, closes every descriptor
@@ -136,8 +136,8 @@ def _apply_cgroup(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) 
             os.write(cg["mem_peak"], b"0")
     if "pids_max" in cg:
         current = _cg_int(cg["pids_current"]) if "pids_current" in cg else 2
-        # The job may use max_processes (this process included; its init is not the job's); the server may refill
-        # its ready children, two processes each (an init and its worker).
+        # The job may use max_processes (this process included; its namespace's init is not the job's); the server
+        # may refill its ready children, two processes each (a child and its init).
         allowed = current - 1 + int(limits["max_processes"]) + 2 * int(cfg["ready"])
         os.write(cg["pids_max"], str(allowed).encode())
     # The server and the idle child share the group: the OOM killer must always pick the job first (raising the
@@ -380,39 +380,15 @@ def _run_job(prep: _Prepared, source: str, argv: list[str]) -> None:
 
 def _idle(idle: bool) -> None:
     # An idle child boots, prepares and waits under SCHED_IDLE, so it never takes the CPU from a running job; it
-    # returns to the normal policy and priority (root may) once it has a job, and so does its init (PID 1, the
-    # parent), which must wake at once when the job ends to report it.
+    # returns to the normal policy and priority (root may) once it has a job, and so does its namespace's init
+    # (PID 1), which must end at once when the host kills it at the job's end.
     with suppress(OSError):
         if idle:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         else:
-            for pid in (0, os.getppid()):
+            for pid in (0, 1):  # this process and the namespace's init
                 os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
                 os.setpriority(os.PRIO_PROCESS, pid, 0)
-
-
-def _init(worker: int) -> None:
-    """PID 1 of the job's pid namespace: wait for the job's process (``worker``), relay how it ended, leave.
-
-    The kernel drops every signal a namespace's PID 1 sends itself for which it has no handler, SIGKILL included,
-    so a job that was PID 1 survived ``os.kill(os.getpid(), SIGKILL)``, ``signal.raise_signal`` and ``abort()``.
-    The job runs as PID 2 instead, forked with libc's ``fork`` (which, unlike the server's raw ``clone``, also
-    gives libc the thread's new id: ``raise``, ``abort`` and ``pthread_getschedparam`` use it). This process keeps
-    no descriptor of the job's but the record pipes, stays out of the job's reach (root while the job runs as the
-    slot's uid with no capability, ptrace denied by seccomp) and ends once the job's process has ended, which ends
-    everything else in the namespace. The host, its parent, reaps it and takes the job's wait status and this
-    process's own CPU time from the ``end`` record.
-    """
-    import resource
-
-    for fd in (0, 1, 2, 3, _JOB_FD):
-        with suppress(OSError):
-            os.close(fd)
-    os.closerange(FIRST_CG_FD, 1 << 20)
-    _, status = os.waitpid(worker, 0)
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    record("end", status=status, cpu=own.ru_utime + own.ru_stime)
-    os._exit(0)
 
 
 def child_main(cfg: dict[str, Any]) -> None:
@@ -420,9 +396,6 @@ def child_main(cfg: dict[str, Any]) -> None:
     try:
         _idle(True)
         _linux.set_name(_linux.process_name(int(cfg["uid"])))  # again: exec mode's execve reset it
-        worker = os.fork()
-        if worker:
-            _init(worker)
         prep = _prepare(cfg)
         try:
             (size,) = struct.unpack("<Q", _read_exact(_JOB_FD, 8))

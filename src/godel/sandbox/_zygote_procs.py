@@ -32,6 +32,13 @@ class Ready:
     res: int
     report: int
     pidfd: int
+    init: int  # the pid namespace's PID 1: the server spawned it (its child); killing it ends the namespace
+    init_pidfd: int
+
+    def end(self) -> None:
+        """Kill the child's init, which ends everything in the pid namespace (the child too)."""
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self.init_pidfd, signal.SIGKILL)
 
     def discard(self) -> None:
         """Kill and reap an unused child (it never ran a job)."""
@@ -39,11 +46,13 @@ class Ready:
         for fd in (self.out, self.err, self.res, self.report):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.end()
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         reap(self.pid)
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
+        for fd in (self.pidfd, self.init_pidfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def read_all(fd: int) -> bytes:
@@ -129,21 +138,9 @@ def pin_to_this_cpu(pid: int) -> None:
     of the job start. The child widens its affinity again as soon as it has the job.
     """
     cpu = _libc.sched_getcpu()
-    if cpu < 0:
-        return
-    with contextlib.suppress(OSError):
-        os.sched_setaffinity(pid, (cpu,))
-    # ``pid`` is the job's init; the process that waits for the job is its child (see _zygote_child._init). Forked
-    # after this point it inherits the pin; forked before, it is pinned here. The pid cannot be reused meanwhile:
-    # the init is ours and not yet reaped, so its children are its own.
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
-            kids = fh.read().split()
-    except OSError:
-        return
-    for kid in kids:
+    if cpu >= 0:
         with contextlib.suppress(OSError):
-            os.sched_setaffinity(int(kid), (cpu,))
+            os.sched_setaffinity(pid, (cpu,))
 
 
 def read_int(fd: int) -> int | None:

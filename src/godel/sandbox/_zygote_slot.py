@@ -2,10 +2,9 @@
 
 :class:`Slot` starts the server (empty environment, the slot's cgroup; through one long-lived thread, see
 :class:`_Spawner`), takes a prepared child, pins it to the calling thread's CPU and sends it the job, then supervises
-it from outside: wall clock, output and result caps, SIGKILL of the child, which is PID 1 of its pid namespace (the
-job's init; the job runs as its child), so nothing the job started survives. The children are this process's own (the server clones them with CLONE_PARENT):
-their CPU time comes straight from ``wait4`` the moment a job ends, the job's wait status from its init's last
-record, peak memory and OOM kills from
+it from outside: wall clock, output and result caps, SIGKILL of the init of the child's pid namespace, so nothing
+the job started survives. The children are this process's own (the server clones them with CLONE_PARENT):
+their exit status and CPU time come straight from ``wait4`` the moment a job ends, peak memory and OOM kills from
 the slot's cgroup, and how far the set-up got from the records on the child's report pipe.
 """
 
@@ -16,6 +15,7 @@ import contextlib
 import json
 import marshal
 import os
+import select
 import selectors
 import signal
 import socket
@@ -78,6 +78,16 @@ class _ServerDied(Exception):
     pass
 
 
+def _init_children(pid: int) -> list[bytes]:
+    """The children of a job's init: what the job left running (reparented to it when the job's process ended)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
+            return fh.read().split()
+    except FileNotFoundError:
+        # Ended (so has everything in its namespace), or a kernel without the file: then assume the worst.
+        return [b"unknown"] if os.path.exists(f"/proc/{pid}") else []
+
+
 class Slot:
     """One fork server (started on demand, restarted after it dies), its prepared children and the job it runs."""
 
@@ -92,6 +102,7 @@ class Slot:
         self.oom_base = 0
         self.ready: collections.deque[Ready] = collections.deque()
         self.server_pid = 0
+        self.server_pidfd = -1  # the server's end, which the control socket alone cannot tell (see prefork)
 
     # life cycle
 
@@ -150,6 +161,7 @@ class Slot:
                 hint="run `godel doctor` to see which isolation features this machine lacks",
             )
         self.server_pid = int(msg["pid"])
+        self.server_pidfd = os.pidfd_open(self.proc.pid)
 
     def stop(self) -> None:
         for ready in self.ready:
@@ -158,6 +170,9 @@ class Slot:
         if self.ctl is not None:
             self.ctl.close()
             self.ctl = None
+        if self.server_pidfd >= 0:
+            os.close(self.server_pidfd)
+            self.server_pidfd = -1
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=5)
@@ -215,11 +230,14 @@ class Slot:
                 os.close(fd)
             raise _ServerDied
         msg: dict[str, Any] = json.loads(data)
-        if msg.get("t") == "ready" and len(fds) == 6:
-            job, out, err, res, report, pidfd = fds
+        if msg.get("t") == "ready" and len(fds) == 7:
+            job, out, err, res, report, pidfd, init_pidfd = fds
             self.ready.append(
-                Ready(msg["cid"], msg["pid"], socket.socket(fileno=job), out, err, res, report, pidfd)
-            )
+                Ready(
+                    msg["cid"], msg["pid"], socket.socket(fileno=job), out, err, res, report, pidfd,
+                    int(msg["init"]), init_pidfd,
+                )
+            )  # fmt: skip
         elif fds:
             for fd in fds:
                 os.close(fd)
@@ -251,6 +269,11 @@ class Slot:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._died("without offering a sandboxed child in time")
+            ready, _, _ = select.select([self.ctl.fileno(), self.server_pidfd], [], [], left)
+            if self.server_pidfd in ready:
+                raise self._died("while preparing a child")
+            if not ready:
+                continue
             self.ctl.settimeout(left)
             try:
                 msg = self._recv()
@@ -304,6 +327,7 @@ class Slot:
         for attempt in range(3):
             child = self._take_ready()
             pin_to_this_cpu(child.pid)
+            pin_to_this_cpu(child.init)  # it ends after the job, waking us: a local wake-up
             start = time.monotonic()
             try:
                 child.job.sendall(struct.pack("<Q", len(payload)) + payload)
@@ -327,6 +351,7 @@ class Slot:
         for fd in bufs:
             sel.register(fd, selectors.EVENT_READ)
         sel.register(self.ctl, selectors.EVENT_READ)
+        sel.register(self.server_pidfd, selectors.EVENT_READ)
         sel.register(child.pidfd, selectors.EVENT_READ)
         open_pipes = len(bufs)
         exited: tuple[int, Any] | None = None
@@ -336,17 +361,21 @@ class Slot:
         kill_deadline = 0.0
         server_dead = False
 
+        # The namespace's init ends after the job: the host kills it once the job's process has ended, and a
+        # result is given only once it has gone, with everything the job left running.
+        init_alive = True
+        sel.register(child.init_pidfd, selectors.EVENT_READ)
+
         def kill(term: Termination, why: str) -> None:
             nonlocal termination, reason, kill_deadline
             if termination is None:
                 termination, reason = term, why
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+            child.end()
             if not kill_deadline:
                 kill_deadline = time.monotonic() + _KILL_GRACE
 
         try:
-            while open_pipes or exited is None:
+            while open_pipes or exited is None or init_alive:
                 now = time.monotonic()
                 if kill_deadline:
                     left = kill_deadline - now
@@ -360,6 +389,11 @@ class Slot:
                         continue
                 for key, _ in sel.select(timeout=left):
                     fd = int(key.fd)
+                    if fd == self.server_pidfd:
+                        server_dead = True
+                        sel.unregister(fd)
+                        kill("error", "the sandbox server died")
+                        continue
                     if key.fileobj is self.ctl:
                         try:
                             msg = self._recv()
@@ -372,6 +406,10 @@ class Slot:
                             server_dead = True
                             kill("error", "the sandbox server failed")
                         continue
+                    if fd == child.init_pidfd:
+                        sel.unregister(fd)
+                        init_alive = False
+                        continue
                     if fd == child.pidfd:
                         # PID 1 of the job's namespace ended, so everything the job started has ended too.
                         sel.unregister(fd)
@@ -382,7 +420,13 @@ class Slot:
                                 hint="something in this process waits for any child (waitpid(-1) in a SIGCHLD "
                                 "handler?): the sandbox's jobs are children of this process",
                             )
-                        if open_pipes and not kill_deadline:
+                        child.end()  # what the job left running ends with its namespace's init
+                        if init_alive and not _init_children(child.init):
+                            # Nothing of the job's is left (its orphans would be the init's children by now):
+                            # the init ends on its own time, and its parent, the server, reaps it.
+                            sel.unregister(child.init_pidfd)
+                            init_alive = False
+                        if (open_pipes or init_alive) and not kill_deadline:
                             kill_deadline = time.monotonic() + _KILL_GRACE
                         continue
                     try:
@@ -412,12 +456,13 @@ class Slot:
                         kill("output_limit", f"output exceeded {limits.output_bytes} bytes")
         finally:
             sel.close()
+            child.end()
             if exited is None:
                 with contextlib.suppress(OSError):
                     signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
                 reap(child.pid)
             report = read_all(child.report)
-            for fd in (child.out, child.err, child.res, child.pidfd):
+            for fd in (child.out, child.err, child.res, child.pidfd, child.init_pidfd):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         if server_dead:
@@ -428,13 +473,6 @@ class Slot:
         taken = next((r for r in records if r.get("t") == "taken"), None)
         went = next((r for r in records if r.get("t") == "go"), None)
         error = next((r for r in records if r.get("t") == "error"), None)
-        end = next((r for r in records if r.get("t") == "end"), None)
-        init_cpu = 0.0
-        if end is not None and isinstance(end.get("status"), int):
-            # The child we reaped is the job's init: how the job's own process ended is what it relayed (the init
-            # itself exits 0), and its own CPU time is the sandbox's, not the job's.
-            code = os.waitstatus_to_exitcode(end["status"])
-            init_cpu = float(end.get("cpu", 0.0))
         peak = read_int(self.cg_fds["mem_peak"]) if "mem_peak" in self.cg_fds else None
         oom = self._oom_count()
         oom_kills, self.oom_base = oom - self.oom_base, oom
@@ -444,8 +482,8 @@ class Slot:
         # CLOCK_MONOTONIC is one clock for every process here (no time namespace), so the child's stamp compares.
         start_seconds = max(0.0, float(went["at"]) - start) if went and "at" in went else None
         done = {
-            "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before - init_cpu),
-            "cpu_total": usage.ru_utime + usage.ru_stime - init_cpu, "maxrss_kb": usage.ru_maxrss,
+            "exit": code, "cpu": max(0.0, usage.ru_utime + usage.ru_stime - cpu_before),
+            "cpu_total": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
             "peak_bytes": max(0, peak - mem_base) if peak is not None else None, "oom_kills": oom_kills,
             "start_seconds": start_seconds,
             "setup_error": None if went else error or {
