@@ -225,6 +225,11 @@ def thread_id_address() -> int:
 
 
 CLONE_VM = 0x00000100
+CLONE_FS = 0x00000200
+CLONE_FILES = 0x00000400
+# What a pause child shares with us instead of copying (and closing again at its end): memory, descriptor table,
+# cwd/root.
+_SHARED = CLONE_VM | CLONE_FS | CLONE_FILES
 _SIGCHLD = 17
 _libc.clone.restype = ctypes.c_int
 _libc.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
@@ -235,11 +240,11 @@ _PAUSE_STACK = 16384
 def spawn_pause(flags: int = 0) -> tuple[int, ctypes.Array[ctypes.c_char]]:
     """A child that only waits for SIGKILL: libc's ``pause`` on a small stack of its own, in our address space.
 
-    It shares our memory (CLONE_VM) instead of copying its page tables, so it costs ~0.1 ms where a fork of a
-    large interpreter or an exec costs a millisecond, and its end tears down no address space. It runs no code of
-    ours and has every signal blocked (the mask is inherited; the handler table is a copy of ours, whose handlers
-    must never run in it), so nothing but SIGKILL or SIGSTOP reaches it. Returns its pid and the stack, which must
-    be kept until it has been reaped.
+    It shares our memory, descriptor table and cwd/root instead of copying them, so it costs ~0.1 ms where a fork
+    of a large interpreter or an exec costs a millisecond, and its end tears nothing down; it holds no descriptor
+    of its own (what we close is closed for it too). It runs no code of ours and has every signal blocked (the mask
+    is inherited; the handler table is a copy of ours, whose handlers must never run in it), so nothing but
+    SIGKILL or SIGSTOP reaches it. Returns its pid and the stack, which must be kept until it has been reaped.
     """
     import signal
 
@@ -247,7 +252,7 @@ def spawn_pause(flags: int = 0) -> tuple[int, ctypes.Array[ctypes.c_char]]:
     top = (ctypes.addressof(stack) + _PAUSE_STACK - 64) & ~15
     old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     try:
-        pid = _libc.clone(_PAUSE, ctypes.c_void_p(top), ctypes.c_int(flags | CLONE_VM | _SIGCHLD), None)
+        pid = _libc.clone(_PAUSE, ctypes.c_void_p(top), ctypes.c_int(flags | _SHARED | _SIGCHLD), None)
         err = ctypes.get_errno()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -260,8 +260,7 @@ class _Server:
         import select
         import socket
 
-        # The init first: it keeps a copy of our descriptor table as it is now (it shares our memory and runs no
-        # code that could close them), which must not hold any end of the child's pipes yet.
+        # The init first, into a namespace of its own; the child then joins it.
         try:
             init_pid, init_pidfd, init_stack = self._spawn_init()
         except BaseException:
@@ -324,9 +323,9 @@ class _Server:
         included, so a job that was PID 1 survived ``os.kill(os.getpid(), SIGKILL)``, ``signal.raise_signal`` and
         ``abort()``. The init only waits to be killed (:func:`_linux.spawn_pause`: no page table copied, nothing
         to tear down at the job's end, where the host kills it); the job's processes are invisible to it and it to
-        them, and orphans they leave wait for the job's end as they did when the job was PID 1. It holds a copy of
-        our descriptors (the control socket among them, so the host watches our pidfd, not only the socket, to
-        learn that we died). Returns its pid, pidfd and stack.
+        them, and orphans they leave wait for the job's end as they did when the job was PID 1. It shares our
+        descriptor table, so it keeps our descriptors open should we die (the control socket among them: the host
+        watches our pidfd, not only the socket, to learn that we died). Returns its pid, pidfd and stack.
         """
         _linux.unshare(_linux.CLONE_NEWPID)
         pid, stack = _linux.spawn_pause()
