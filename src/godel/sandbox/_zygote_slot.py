@@ -411,7 +411,7 @@ class Slot:
                         init_alive = False
                         continue
                     if fd == child.pidfd:
-                        # PID 1 of the job's namespace ended, so everything the job started has ended too.
+                        # The job's process ended; what it left running ends with its namespace's init (below).
                         sel.unregister(fd)
                         exited = reap(child.pid)
                         if exited is None:
@@ -420,10 +420,12 @@ class Slot:
                                 hint="something in this process waits for any child (waitpid(-1) in a SIGCHLD "
                                 "handler?): the sandbox's jobs are children of this process",
                             )
-                        child.end()  # what the job left running ends with its namespace's init
-                        if init_alive and not _init_children(child.init):
-                            # Nothing of the job's is left (its orphans would be the init's children by now):
-                            # the init ends on its own time, and its parent, the server, reaps it.
+                        # Its orphans were made the init's children before it could be reaped: with none,
+                        # nothing of the job's is left, and the init ends on its own time (the server, its
+                        # parent, reaps it). Else what the job left running ends with the init.
+                        left_running = init_alive and _init_children(child.init)
+                        child.end()
+                        if init_alive and not left_running:
                             sel.unregister(child.init_pidfd)
                             init_alive = False
                         if (open_pipes or init_alive) and not kill_deadline:
