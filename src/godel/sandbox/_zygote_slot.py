@@ -174,12 +174,21 @@ class Slot:
             os.close(self.server_pidfd)
             self.server_pidfd = -1
         if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    self.proc.wait(timeout=0.02)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                # The server's last act is reaping its children's inits; an init ends only once every process of
+                # its namespace is reaped, and a child it cloned but had not yet announced is ours to reap.
+                self._reap_strays()
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+                    break
             if self.proc.stderr is not None:
                 self.proc.stderr.close()
             self.proc = None
