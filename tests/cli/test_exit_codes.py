@@ -44,8 +44,12 @@ def run(
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
     """The one line an error is; progress lines a redirected run prints before it do not count."""
+    # The note of a machine's first audited run (whichever test runs first) is not part of the error either.
     lines = [
-        line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("godel: evaluating")
+        line
+        for line in proc.stderr.splitlines()
+        if line.strip()
+        and not line.startswith(("godel: evaluating", "note: created a new audit signing key"))
     ]
     assert "Traceback" not in proc.stderr, proc.stderr
     assert len(lines) == 1, proc.stderr
@@ -313,3 +317,31 @@ def test_a_finished_run_verifies_and_a_tampered_one_exits_3(tmp_path: Path) -> N
     con.close()
     assert run("audit", "verify", "--storage", url).returncode == 3
     assert run("doctor", "--archive", url).returncode == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "settings", "setting"),
+    [
+        # A JAX evaluator whose native runtime floods stderr, in the shape issue 12 measured.
+        ("    import sys\n    for _ in range(200_000):\n        print('[mutex.cc : 956] RAW: log', file=sys.stderr)\n",
+         [], "sandbox.output_bytes"),
+        ("    blocks = []\n    while True:\n        blocks.append(bytearray(8 << 20))\n",
+         ["--set", "sandbox.memory_mb=64"], "sandbox.memory_mb"),
+        ("    import time\n    time.sleep(30)\n", ["--set", "evaluator.timeout_seconds=1"], "evaluator.timeout_seconds"),
+    ],
+    ids=["output", "memory", "time"],
+)  # fmt: skip
+def test_a_seed_ended_by_a_sandbox_limit_names_the_setting(
+    tmp_path: Path, body: str, settings: list[str], setting: str
+) -> None:
+    """The program is not at fault when a limit ends its evaluation: the error names the setting that raises it
+    (with its value and a --set), not "fix initial_program.py or evaluator.py"."""
+    evaluator = "def evaluate(path):\n" + body + "    return {'combined_score': 1.0}\n"
+    task = write_task(tmp_path / "t", {"initial_program.py": PROGRAM, "evaluator.py": evaluator})
+    proc = run(
+        "evolve", str(task), "--iterations", "1", "--storage", f"sqlite:///{tmp_path}/a.db", *FAST, *settings
+    )
+    line = one_line(proc)
+    assert proc.returncode == 2 and "the seed program fails its own evaluation" in line, proc.stderr
+    assert f"raise {setting} (now " in line and f"--set {setting}=" in line, line
+    assert "fix " not in line and line.count(f"raise {setting}") == 1, line

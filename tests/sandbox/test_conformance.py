@@ -46,6 +46,8 @@ class TestWasm(ContainedSandboxConformance):
     """Needs the ``wasm`` extra; without it these fail rather than skip (the first run compiles the module, ~20-30 s,
     once per machine)."""
 
+    native = False  # WASI preview 1: no signals, no processes, no native extensions
+
     @classmethod
     def make_sandbox(cls) -> Sandbox:
         return WasmSandbox(slots=2)

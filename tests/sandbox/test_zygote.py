@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,8 @@ os.write(3, json.dumps(doc).encode())
     assert doc["name"] == "__main__"
     assert doc["argv"] == ["a", "b"]
     assert doc["data"] == "payload" and doc["helper"] == 7
-    assert doc["cwd"] == "/box/work" and doc["pid"] == 1
+    # PID 2: the namespace's PID 1 is the job's init, so the job's own signals end it as they would elsewhere.
+    assert doc["cwd"] == "/box/work" and doc["pid"] == 2
     assert doc["uid"] in box.uids
     assert "GODEL_TEST_SECRET" not in doc["env"]
     assert res.stdout == "hello out\n" and res.stderr == "hello err\n"
@@ -343,3 +346,50 @@ def test_python_paths_under_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert not (lib / "planted.py").exists()
     finally:
         box.close()
+
+
+def _named(names: set[str], *, zombies: bool = True) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    head, _, tail = fh.read().rpartition(")")
+            except OSError:
+                continue
+            if head.partition("(")[2] in names and (zombies or tail.split()[0] != "Z"):
+                found.append(int(entry))
+    return found
+
+
+def test_the_namespace_init_ends_with_each_job_and_with_the_sandbox() -> None:
+    """Each job's pid namespace has an init of its own (the job is PID 2); it must not outlive the job's namespace,
+    whatever the job did (left a daemon, killed itself), nor the sandbox."""
+    from godel.sandbox._linux import process_name
+
+    box = ZygoteSandbox(slots=1)
+    names = {process_name(uid) for uid in box.uids}
+    try:
+        for code in (
+            "pass",
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+            "import os, time\nif os.fork() == 0:\n    os.setsid(); time.sleep(60)\n",
+        ):
+            res = box.run(Job(code=code))
+            assert res.termination in ("ok", "error"), res.reason
+        assert_no_leftovers(box)
+        # The server's live processes: itself, its ready children and their inits (two processes each). An ended
+        # job's init may wait as a zombie for the server (under SCHED_IDLE, so late on a busy machine) to reap it.
+        assert _eventually(lambda: len(_named(names, zombies=False)) <= 1 + 2 * 2), _named(names)
+    finally:
+        box.close()
+    assert _eventually(lambda: not _named(names)), _named(names)
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

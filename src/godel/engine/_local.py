@@ -33,7 +33,15 @@ from godel.select import Selector
 from godel.task import Task
 from godel.telemetry import Telemetry
 
-__all__ = ["Engine", "accepted_best", "budget_spent", "default_executor", "run_stages", "seed_or_raise"]
+__all__ = [
+    "Engine",
+    "accepted_best",
+    "budget_spent",
+    "default_executor",
+    "run_stages",
+    "seed_failure",
+    "seed_or_raise",
+]
 
 _HOUSEKEEPING_SECONDS = 2.0
 
@@ -114,13 +122,20 @@ def seed_or_raise(pipeline: Pipeline, seed: Candidate, task: Task) -> Candidate:
         pipeline.archive.update_run(
             seed.run_id, status="failed", meta={"stopped": "seed failed", "reason": seed.reason}
         )
-        raise TaskError(
-            f"the seed program fails its own evaluation: {seed.reason}",
-            hint=limit_hint(seed.evaluation)
-            or f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
+        raise seed_failure(
+            seed,
+            f"fix {task.program_path} or {task.evaluator_path}, then run again (--resume evaluates the seed "
             f"again); `godel show {seed.id} --storage {pipeline.archive.url}` has details",
         )
     return seed
+
+
+def seed_failure(seed: Candidate, hint: str | None) -> TaskError:
+    """The error of a run whose seed failed. A sandbox limit that ended it is not the program's fault: the hint then
+    names the setting that raises it instead of ``hint``, said once (the stored reason carries it too)."""
+    limit = limit_hint(seed.evaluation)
+    reason = (seed.reason or "").replace(f"; {limit}", "") if limit else seed.reason
+    return TaskError(f"the seed program fails its own evaluation: {reason}", hint=limit or hint)
 
 
 def accepted_best(pipeline: Pipeline) -> Candidate | None:

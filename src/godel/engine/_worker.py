@@ -32,11 +32,12 @@ from godel.engine._local import (
     budget_spent,
     default_executor,
     run_stages,
+    seed_failure,
     seed_or_raise,
 )
 from godel.engine._pipeline import Pipeline, Precheck, Ticket
 from godel.engine._store import CandidateCache, EventLog
-from godel.errors import ArchiveError, ArchiveUnavailable, GodelError, TaskError
+from godel.errors import ArchiveError, ArchiveUnavailable, GodelError
 from godel.executor import Executor
 from godel.guard import Checkpointer, Guard
 from godel.progress import Progress, RunSummary
@@ -258,7 +259,7 @@ class _WorkerRun:
             if row is not None and row.status.terminal:
                 seed = self.archive.get_candidate(row.id)
                 if seed.status != Status.OK:
-                    raise TaskError(f"the seed program fails its own evaluation: {seed.reason}")
+                    raise seed_failure(seed, None)
                 return seed
             if row is not None and row.status == Status.PENDING:
                 taken = self.archive.reclaim(run.id, self.worker.worker_id, self.wconf.stale_after)

@@ -5,7 +5,7 @@ Levels:
 - ``full``: pid/mount/net/ipc/uts namespaces, a private read-only root, a non-root uid without capabilities,
   no_new_privs, seccomp, Landlock, and a cgroup capping total memory and processes.
 - ``standard`` (the minimum for untrusted code): the same without Landlock or without the cgroup (memory is then
-  capped per process by RLIMIT_AS and processes per uid by RLIMIT_NPROC).
+  capped per process by RLIMIT_DATA and processes per uid by RLIMIT_NPROC).
 - ``none``: the zygote cannot run; only ``unsafe-subprocess``, and only with ``allow_unsafe``.
 """
 

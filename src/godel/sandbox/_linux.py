@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "CLONE_CHILD_SETTID",
     "CLONE_NEWIPC",
     "CLONE_NEWNET",
     "CLONE_NEWNS",
@@ -37,12 +38,16 @@ __all__ = [
     "set_name",
     "set_no_new_privs",
     "set_pdeathsig",
+    "setns",
+    "spawn_pause",
     "syscall_numbers",
+    "thread_id_address",
     "umount2",
     "unshare",
 ]
 
 CLONE_PARENT = 0x00008000
+CLONE_CHILD_SETTID = 0x01000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -82,7 +87,7 @@ class LinuxError(OSError):
 
 # x86_64 numbers (checked against asm/unistd_64.h); other architectures get no seccomp filter.
 _X86_64 = {
-    "ioctl": 16, "socket": 41, "socketpair": 53, "clone": 56, "ptrace": 101, "syslog": 103,
+    "ioctl": 16, "gettid": 186, "socket": 41, "socketpair": 53, "clone": 56, "ptrace": 101, "syslog": 103,
     "uselib": 134, "personality": 135, "ustat": 136, "sysfs": 139, "vhangup": 153, "pivot_root": 155,
     "_sysctl": 156, "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164, "mount": 165,
     "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171,
@@ -144,6 +149,10 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
     )
 
 
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
 def umount2(target: str, flags: int) -> None:
     _check(_libc.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
 
@@ -193,14 +202,84 @@ def drop_bounding_set(last_cap: int) -> None:
 _pythonapi = ctypes.pythonapi
 
 
-def clone_fork(flags: int) -> int:
+def thread_id_address() -> int:
+    """Where libc keeps the calling thread's id (0 if it cannot be told for sure).
+
+    libc caches each thread's kernel id in its thread descriptor and uses it for ``raise``, ``abort``,
+    ``pthread_kill`` and ``pthread_getschedparam``; its ``fork`` has the kernel write the child's id there
+    (``CLONE_CHILD_SETTID``), and :func:`clone_fork` must do the same, or the child's libc keeps the parent's id
+    (raise() then fails, abort() ends in SIGSEGV, and pthread_getschedparam fails, which abseil's mutex logs on
+    every lock). The descriptor's layout is libc's own, so the field is found, not assumed: the one int in the
+    descriptor's first 4 KiB that holds this thread's id (glibc on x86_64: offset 0x2d0).
+    """
+    table = syscall_numbers()
+    if table is None:
+        return 0
+    _libc.pthread_self.restype = ctypes.c_void_p
+    base = _libc.pthread_self()
+    tid = _syscall(ctypes.c_long(table["gettid"]))
+    if not base or tid <= 0:
+        return 0
+    hits = [off for off in range(0, 4096, 4) if ctypes.c_int.from_address(base + off).value == tid]
+    return base + hits[0] if len(hits) == 1 else 0
+
+
+CLONE_VM = 0x00000100
+CLONE_FS = 0x00000200
+CLONE_FILES = 0x00000400
+# What a pause child shares with us instead of copying (and closing again at its end): memory, descriptor table,
+# cwd/root.
+_SHARED = CLONE_VM | CLONE_FS | CLONE_FILES
+_SIGCHLD = 17
+_libc.clone.restype = ctypes.c_int
+_libc.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+_PAUSE = ctypes.cast(_libc.pause, ctypes.c_void_p)
+_PAUSE_STACK = 16384
+
+
+def spawn_pause(flags: int = 0) -> tuple[int, ctypes.Array[ctypes.c_char]]:
+    """A child that only waits for SIGKILL: libc's ``pause`` on a small stack of its own, in our address space.
+
+    It shares our memory, descriptor table and cwd/root instead of copying them, so it costs ~0.1 ms where a fork
+    of a large interpreter or an exec costs a millisecond, and its end tears nothing down; it holds no descriptor
+    of its own (what we close is closed for it too). It runs no code of ours and has every signal blocked (the mask
+    is inherited; the handler table is a copy of ours, whose handlers must never run in it), so nothing but
+    SIGKILL or SIGSTOP reaches it. Returns its pid and the stack, which must be kept until it has been reaped.
+    """
+    import signal
+
+    stack = ctypes.create_string_buffer(_PAUSE_STACK)
+    top = (ctypes.addressof(stack) + _PAUSE_STACK - 64) & ~15
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        pid = _libc.clone(_PAUSE, ctypes.c_void_p(top), ctypes.c_int(flags | _SHARED | _SIGCHLD), None)
+        err = ctypes.get_errno()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    if pid < 0:
+        raise LinuxError(err, f"clone: {os.strerror(err)}")
+    return pid, stack
+
+
+def clone_fork(flags: int, tid_address: int = 0) -> int:
     """``os.fork`` with extra clone flags (e.g. new pid and mount namespaces for the child in one step).
 
     It runs the interpreter's own before/after-fork hooks, so ``os.register_at_fork`` callbacks (random reseeding,
-    threading state) behave as after ``os.fork``. Only call it from a single-threaded process.
+    threading state) behave as after ``os.fork``, and with ``tid_address`` (from :func:`thread_id_address`) gives
+    libc the child's thread id as its ``fork`` does. Only call it from a single-threaded process.
     """
+    if tid_address:
+        flags |= CLONE_CHILD_SETTID
     _pythonapi.PyOS_BeforeFork()
-    pid = _libc_gil.syscall(ctypes.c_long(_nr("clone")), ctypes.c_ulong(flags | 17), None, None, None, None)
+    # x86_64: clone(flags, stack, parent_tid, child_tid, tls)
+    pid = _libc_gil.syscall(
+        ctypes.c_long(_nr("clone")),
+        ctypes.c_ulong(flags | 17),
+        None,
+        None,
+        ctypes.c_void_p(tid_address) if tid_address else None,
+        None,
+    )
     if pid == 0:
         _pythonapi.PyOS_AfterFork_Child()
         return 0

@@ -1,6 +1,6 @@
 """``unsafe-subprocess``: a fresh interpreter per job in its own session, killed as a whole process group.
 
-It enforces wall time, CPU time (soft = hard), per-process address space, process count (for non-root users),
+It enforces wall time, CPU time (soft = hard), per-process data memory, process count (for non-root users),
 output and result caps, and a temporary scratch directory that is removed afterwards. It does **not** contain
 the job: no namespaces, no filesystem or network isolation. It exists for machines that cannot run the zygote and
 for trusted code, and is only used behind an explicit flag.
@@ -49,7 +49,10 @@ def _preexec(limits: Limits) -> Callable[[], None]:
         cpu = max(1, int(limits.cpu + 0.999))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         mem = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        # RLIMIT_DATA (the heap and private writable mappings: what a program fills), not RLIMIT_AS: native
+        # runtimes reserve far more address space than they touch (JAX/XLA: 1.5 GB of it for a few MB of arrays,
+        # and std::bad_alloc under a 1 GB RLIMIT_AS), and the same program runs outside.
+        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.disk_mb * 1024 * 1024,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if os.geteuid() != 0:
@@ -159,7 +162,7 @@ class SubprocessSandbox:
         code = proc.returncode
         stderr = err.decode("utf-8", "replace")
         # Linux carries the forking parent's RSS high-water mark across exec into ru_maxrss, so a large host
-        # process (a test runner, a long run) shows through. RLIMIT_AS bounds the job itself to the limit, so a
+        # process (a test runner, a long run) shows through. RLIMIT_DATA bounds what the job itself fills to the limit, so a
         # figure above it can only be the parent's: the limit is then the truthful upper bound.
         peak_mb = min(usage.ru_maxrss / 1024.0, float(limits.memory_mb))
         if termination is None:

@@ -6,6 +6,10 @@ and :mod:`godel.sandbox._linux` (nothing else of godel) from the server's sealed
 by file path (the ``godel`` package is never imported here), and this module imports only the standard library and
 ``_linux``: everything here costs start-up in exec mode's fresh interpreter.
 
+A cloned child is PID 2 of its pid namespace: PID 1 is an init the server spawned into the namespace just before
+(it only waits to be killed), so the job dies of its own signals and ``abort()`` as it would anywhere else, which
+a PID 1 does not.
+
 A child prepares itself before its job arrives (see :func:`_prepare`): it mounts its scratch tmpfs, builds its
 Landlock ruleset and installs the seccomp filter. When the job comes it sets the slot cgroup's limits, remounts the
 scratch if the job wants another size, drops to the slot's uid with no capabilities, writes the job's files, sets
@@ -132,8 +136,9 @@ def _apply_cgroup(cfg: dict[str, Any], prep: _Prepared, limits: dict[str, Any]) 
             os.write(cg["mem_peak"], b"0")
     if "pids_max" in cg:
         current = _cg_int(cg["pids_current"]) if "pids_current" in cg else 2
-        # The job may use max_processes (this process included); the server may keep its ready children.
-        allowed = current - 1 + int(limits["max_processes"]) + int(cfg["ready"])
+        # The job may use max_processes (this process included; its namespace's init is not the job's); the server
+        # may refill its ready children, two processes each (a child and its init).
+        allowed = current - 1 + int(limits["max_processes"]) + 2 * int(cfg["ready"])
         os.write(cg["pids_max"], str(allowed).encode())
     # The server and the idle child share the group: the OOM killer must always pick the job first (raising the
     # score needs no privilege, and the job cannot lower it again). Only now: an idle child must not be the victim
@@ -155,9 +160,10 @@ def _set_rlimits(cfg: dict[str, Any], limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
     if "mem_limit" not in cfg["cg"]:
-        # Without a memory cgroup the only cap is per process (children each get their own).
+        # Without a memory cgroup the only cap is per process (children each get their own). RLIMIT_DATA, not
+        # RLIMIT_AS: native runtimes reserve much more address space than they use (JAX: 1.5 GB).
         mem = int(limits["memory_mb"]) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
 
 
 def _safe_rel(path: str) -> str:
@@ -374,13 +380,15 @@ def _run_job(prep: _Prepared, source: str, argv: list[str]) -> None:
 
 def _idle(idle: bool) -> None:
     # An idle child boots, prepares and waits under SCHED_IDLE, so it never takes the CPU from a running job; it
-    # returns to the normal policy and priority (root may) once it has a job.
+    # returns to the normal policy and priority (root may) once it has a job, and so does its namespace's init
+    # (PID 1), which must end at once when the host kills it at the job's end.
     with suppress(OSError):
         if idle:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         else:
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
+            for pid in (0, 1):  # this process and the namespace's init
+                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
 
 
 def child_main(cfg: dict[str, Any]) -> None:

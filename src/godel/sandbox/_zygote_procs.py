@@ -32,6 +32,13 @@ class Ready:
     res: int
     report: int
     pidfd: int
+    init: int  # the pid namespace's PID 1: the server spawned it (its child); killing it ends the namespace
+    init_pidfd: int
+
+    def end(self) -> None:
+        """Kill the child's init, which ends everything in the pid namespace (the child too)."""
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self.init_pidfd, signal.SIGKILL)
 
     def discard(self) -> None:
         """Kill and reap an unused child (it never ran a job)."""
@@ -39,11 +46,13 @@ class Ready:
         for fd in (self.out, self.err, self.res, self.report):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.end()
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         reap(self.pid)
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
+        for fd in (self.pidfd, self.init_pidfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def read_all(fd: int) -> bytes:

@@ -9,8 +9,9 @@ Runs in a process started by :mod:`godel.sandbox._zygote` with an empty environm
    network namespace shared by all its children. In fork mode it then readies the interpreter for jobs once (the
    job's environment, ``sys.path``, a fresh ``__main__``, an empty capability bounding set), so no child repeats it;
 2. keeps ``ready`` children prepared, under SCHED_IDLE so this never takes the CPU from a running job. Each child
-   is cloned into new pid/mount/ipc/uts namespaces (it is PID 1 there, so killing it kills everything it starts)
-   with CLONE_PARENT, which makes the host its parent and lets the host reap it without a hop through us. It gets
+   is cloned into new mount/ipc/uts namespaces and a new pid namespace whose PID 1 is an init spawned just before
+   (it only waits to be killed: killing it kills everything the job starts, and the job, PID 2, dies of its own
+   signals as it would elsewhere, which a PID 1 does not), with CLONE_PARENT, which makes the host its parent and lets the host reap it without a hop through us. It gets
    its own job socket, stdout/stderr/result pipes and a report pipe, whose host ends go straight to the host with
    ``SCM_RIGHTS``: jobs and output never pass through the server, whose memory, which every fork-mode child
    inherits, holds no candidate code, data or output;
@@ -54,20 +55,26 @@ __all__ = ["EXEC_BOOT", "server_main"]
 
 # CLONE_PARENT: the host, not the server, is each child's parent, so the host reaps the job the moment it ends and
 # learns its exit status and resource usage from the kernel, with no hop through the server (which may be busy
-# cloning the next child just then).
-_CLONE_FLAGS = (
-    _linux.CLONE_NEWPID | _linux.CLONE_NEWNS | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS | _linux.CLONE_PARENT
-)
+# cloning the next child just then). The pid namespace is made by unshare before the child's init is spawned (see
+# _spawn_init).
+_CLONE_FLAGS = _linux.CLONE_NEWNS | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS | _linux.CLONE_PARENT
 _FATAL_AFTER = 3  # consecutive children dying before taking a job
 
 
 class _Child:
     """What the server knows of a child it cloned: its pidfd, status pipe and how far its set-up got."""
 
-    __slots__ = ("cid", "error", "go", "pid", "pidfd", "started", "status_fd", "taken", "wall")
+    __slots__ = (
+        "cid", "error", "go", "init_pid", "init_pidfd", "init_stack", "pid", "pidfd", "started", "status_fd",
+        "taken", "wall",
+    )  # fmt: skip
 
-    def __init__(self, cid: int, pid: int, pidfd: int, status_fd: int) -> None:
+    def __init__(
+        self, cid: int, pid: int, pidfd: int, status_fd: int, init_pid: int, init_pidfd: int
+    ) -> None:
         self.cid, self.pid, self.pidfd, self.status_fd = cid, pid, pidfd, status_fd
+        self.init_pid, self.init_pidfd = init_pid, init_pidfd  # the pid namespace's PID 1
+        self.init_stack: object = None  # the init's stack (see _linux.spawn_pause), kept until it is reaped
         self.taken = self.go = False
         self.error: dict[str, Any] | None = None
         self.wall = 0.0
@@ -124,6 +131,9 @@ class _Server:
         self.cg_fds: dict[str, int] = {name: int(fd) for name, fd in (cfg.get("cg_fds") or {}).items()}
         self.poll = select.poll()
         self.blob_fd = -1
+        self.pidns_fd = -1  # the server's own pid namespace, to return to after making each child's
+        self.tid_address = 0
+        self.inits: dict[int, _Child] = {}  # by the init's pidfd
         self.devnull = -1
         self.child_cfg: dict[str, Any] = {}
         self.child_cg_fds: list[int] = []
@@ -165,6 +175,8 @@ class _Server:
             seccomp_late = _linux.seccomp_filter(late, arguments=False)
         if self.mode == "exec":
             self._read_modules()
+        self.tid_address = _linux.thread_id_address()
+        self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         # Leave the host: private mounts, no network, own ipc/uts; then a root holding only what Python needs.
         _linux.unshare(_linux.CLONE_NEWNS | _linux.CLONE_NEWNET | _linux.CLONE_NEWIPC | _linux.CLONE_NEWUTS)
         _linux.mount(None, "/", None, _linux.MS_REC | _linux.MS_PRIVATE)
@@ -248,6 +260,12 @@ class _Server:
         import select
         import socket
 
+        # The init first, into a namespace of its own; the child then joins it.
+        try:
+            init_pid, init_pidfd, init_stack = self._spawn_init()
+        except BaseException:
+            _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
+            raise
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -258,34 +276,82 @@ class _Server:
         fds = [self.devnull, out_w, err_w, res_w, job_child.fileno(), st_w, rep_w, *self.child_cg_fds]
         if self.mode == "exec":
             fds.append(self.blob_fd)
-        pid = _linux.clone_fork(_CLONE_FLAGS)
-        if pid == 0:
-            self._child_boot(fds)
+        try:
+            pid = _linux.clone_fork(_CLONE_FLAGS, self.tid_address)
+            if pid == 0:
+                self._child_boot(fds)
+        except BaseException:
+            self._end_init(init_pid, init_pidfd)
+            for fd in (out_r, out_w, err_r, err_w, res_r, res_w, st_r, st_w, rep_r, rep_w):
+                os.close(fd)
+            job_host.close()
+            job_child.close()
+            raise
+        finally:
+            # Back to our own namespace for children: the next init must get a namespace of its own.
+            _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
         for fd in (out_w, err_w, res_w, st_w, rep_w):
             os.close(fd)
         job_child.close()
         pidfd = os.pidfd_open(pid)
         cid = self.next_cid
         self.next_cid += 1
-        child = _Child(cid, pid, pidfd, st_r)
+        child = _Child(cid, pid, pidfd, st_r, init_pid, init_pidfd)
+        child.init_stack = init_stack
         self.children[pidfd] = child
         self.by_status[st_r] = child
         self.ready.append(child)
         self.poll.register(pidfd, select.POLLIN)
         self.poll.register(st_r, select.POLLIN)
-        host_pidfd = os.dup(pidfd)
+        self.inits[init_pidfd] = child
+        self.poll.register(init_pidfd, select.POLLIN)
+        host_fds = [os.dup(pidfd), os.dup(init_pidfd)]
         try:
             self._send(
-                {"t": "ready", "cid": cid, "pid": pid},
-                [job_host.fileno(), out_r, err_r, res_r, rep_r, host_pidfd],
+                {"t": "ready", "cid": cid, "pid": pid, "init": init_pid},
+                [job_host.fileno(), out_r, err_r, res_r, rep_r, *host_fds],
             )
         finally:
             job_host.close()
-            for fd in (out_r, err_r, res_r, rep_r, host_pidfd):
+            for fd in (out_r, err_r, res_r, rep_r, *host_fds):
                 os.close(fd)
 
+    def _spawn_init(self) -> tuple[int, int, object]:
+        """A new pid namespace for the next child, and its PID 1: the job must not be PID 1.
+
+        The kernel drops every signal a namespace's PID 1 sends itself for which it has no handler, SIGKILL
+        included, so a job that was PID 1 survived ``os.kill(os.getpid(), SIGKILL)``, ``signal.raise_signal`` and
+        ``abort()``. The init only waits to be killed (:func:`_linux.spawn_pause`: no page table copied, nothing
+        to tear down at the job's end, where the host kills it); the job's processes are invisible to it and it to
+        them, and orphans they leave wait for the job's end as they did when the job was PID 1. It shares our
+        descriptor table, so it keeps our descriptors open should we die (the control socket among them: the host
+        watches our pidfd, not only the socket, to learn that we died). Returns its pid, pidfd and stack.
+        """
+        _linux.unshare(_linux.CLONE_NEWPID)
+        pid, stack = _linux.spawn_pause()
+        try:
+            return pid, os.pidfd_open(pid), stack
+        except OSError:
+            self._end_init(pid, -1)
+            raise
+
+    def _end_init(self, pid: int, pidfd: int) -> None:
+        """Kill (if still alive) and reap an init we spawned."""
+        import signal
+
+        with suppress(OSError):
+            if pidfd >= 0:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        with suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        if pidfd >= 0:
+            os.close(pidfd)
+
     def _child_boot(self, fds: list[int]) -> None:
-        """In the freshly cloned child (PID 1 of its namespace): arrange descriptors, then wait for a job."""
+        """In the freshly cloned child (PID 2 of its pid namespace, whose PID 1 is its init): arrange descriptors,
+        then wait for a job."""
         import signal
         import socket
 
@@ -350,10 +416,23 @@ class _Server:
             elif rec.get("t") == "error":
                 child.error = rec
 
+    def _on_init_exit(self, pidfd: int) -> None:
+        """A child's init ended (the host or we killed it): reap it, ours to reap."""
+        child = self.inits.pop(pidfd)
+        self.poll.unregister(pidfd)
+        self._end_init(child.init_pid, pidfd)
+        child.init_pidfd, child.init_stack = -1, None
+
     def _on_exit(self, pidfd: int) -> None:
-        """A child ended. The host, its parent, reaps it and reports the job; we only refill and count losses."""
+        """A child ended. The host, its parent, reaps it and reports the job; we only refill and count losses (and
+        end its init, which the host also does the moment it has reaped the job)."""
         child = self.children.pop(pidfd)
         self.poll.unregister(pidfd)
+        if child.init_pidfd >= 0:
+            import signal
+
+            with suppress(OSError):
+                signal.pidfd_send_signal(child.init_pidfd, signal.SIGKILL)
         if child.status_fd >= 0:
             # Collect the child's last words before reporting it.
             with suppress(OSError):
@@ -412,13 +491,17 @@ class _Server:
                     self._on_status(fd)
                 elif fd in self.children:
                     self._on_exit(fd)
+                elif fd in self.inits:
+                    self._on_init_exit(fd)
 
     def shutdown(self) -> None:
         import signal
 
-        for pidfd in list(self.children):
+        for pidfd in [*self.children, *self.inits]:
             with suppress(OSError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        for init_fd, child in list(self.inits.items()):
+            self._end_init(child.init_pid, init_fd)
 
 
 def fcntl_dupfd(fd: int, base: int) -> int:

@@ -2,8 +2,8 @@
 
 :class:`Slot` starts the server (empty environment, the slot's cgroup; through one long-lived thread, see
 :class:`_Spawner`), takes a prepared child, pins it to the calling thread's CPU and sends it the job, then supervises
-it from outside: wall clock, output and result caps, SIGKILL of the child, which is PID 1 of its pid namespace, so
-nothing the job started survives. The children are this process's own (the server clones them with CLONE_PARENT):
+it from outside: wall clock, output and result caps, SIGKILL of the init of the child's pid namespace, so nothing
+the job started survives. The children are this process's own (the server clones them with CLONE_PARENT):
 their exit status and CPU time come straight from ``wait4`` the moment a job ends, peak memory and OOM kills from
 the slot's cgroup, and how far the set-up got from the records on the child's report pipe.
 """
@@ -15,6 +15,7 @@ import contextlib
 import json
 import marshal
 import os
+import select
 import selectors
 import signal
 import socket
@@ -77,6 +78,16 @@ class _ServerDied(Exception):
     pass
 
 
+def _init_children(pid: int) -> list[bytes]:
+    """The children of a job's init: what the job left running (reparented to it when the job's process ended)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
+            return fh.read().split()
+    except FileNotFoundError:
+        # Ended (so has everything in its namespace), or a kernel without the file: then assume the worst.
+        return [b"unknown"] if os.path.exists(f"/proc/{pid}") else []
+
+
 class Slot:
     """One fork server (started on demand, restarted after it dies), its prepared children and the job it runs."""
 
@@ -91,6 +102,7 @@ class Slot:
         self.oom_base = 0
         self.ready: collections.deque[Ready] = collections.deque()
         self.server_pid = 0
+        self.server_pidfd = -1  # the server's end, which the control socket alone cannot tell (see prefork)
 
     # life cycle
 
@@ -149,6 +161,7 @@ class Slot:
                 hint="run `godel doctor` to see which isolation features this machine lacks",
             )
         self.server_pid = int(msg["pid"])
+        self.server_pidfd = os.pidfd_open(self.proc.pid)
 
     def stop(self) -> None:
         for ready in self.ready:
@@ -157,13 +170,25 @@ class Slot:
         if self.ctl is not None:
             self.ctl.close()
             self.ctl = None
+        if self.server_pidfd >= 0:
+            os.close(self.server_pidfd)
+            self.server_pidfd = -1
         if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    self.proc.wait(timeout=0.02)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                # The server's last act is reaping its children's inits; an init ends only once every process of
+                # its namespace is reaped, and a child it cloned but had not yet announced is ours to reap.
+                self._reap_strays()
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+                    break
             if self.proc.stderr is not None:
                 self.proc.stderr.close()
             self.proc = None
@@ -214,11 +239,14 @@ class Slot:
                 os.close(fd)
             raise _ServerDied
         msg: dict[str, Any] = json.loads(data)
-        if msg.get("t") == "ready" and len(fds) == 6:
-            job, out, err, res, report, pidfd = fds
+        if msg.get("t") == "ready" and len(fds) == 7:
+            job, out, err, res, report, pidfd, init_pidfd = fds
             self.ready.append(
-                Ready(msg["cid"], msg["pid"], socket.socket(fileno=job), out, err, res, report, pidfd)
-            )
+                Ready(
+                    msg["cid"], msg["pid"], socket.socket(fileno=job), out, err, res, report, pidfd,
+                    int(msg["init"]), init_pidfd,
+                )
+            )  # fmt: skip
         elif fds:
             for fd in fds:
                 os.close(fd)
@@ -250,6 +278,11 @@ class Slot:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._died("without offering a sandboxed child in time")
+            ready, _, _ = select.select([self.ctl.fileno(), self.server_pidfd], [], [], left)
+            if self.server_pidfd in ready:
+                raise self._died("while preparing a child")
+            if not ready:
+                continue
             self.ctl.settimeout(left)
             try:
                 msg = self._recv()
@@ -303,6 +336,7 @@ class Slot:
         for attempt in range(3):
             child = self._take_ready()
             pin_to_this_cpu(child.pid)
+            pin_to_this_cpu(child.init)  # it ends after the job, waking us: a local wake-up
             start = time.monotonic()
             try:
                 child.job.sendall(struct.pack("<Q", len(payload)) + payload)
@@ -326,6 +360,7 @@ class Slot:
         for fd in bufs:
             sel.register(fd, selectors.EVENT_READ)
         sel.register(self.ctl, selectors.EVENT_READ)
+        sel.register(self.server_pidfd, selectors.EVENT_READ)
         sel.register(child.pidfd, selectors.EVENT_READ)
         open_pipes = len(bufs)
         exited: tuple[int, Any] | None = None
@@ -335,17 +370,21 @@ class Slot:
         kill_deadline = 0.0
         server_dead = False
 
+        # The namespace's init ends after the job: the host kills it once the job's process has ended, and a
+        # result is given only once it has gone, with everything the job left running.
+        init_alive = True
+        sel.register(child.init_pidfd, selectors.EVENT_READ)
+
         def kill(term: Termination, why: str) -> None:
             nonlocal termination, reason, kill_deadline
             if termination is None:
                 termination, reason = term, why
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+            child.end()
             if not kill_deadline:
                 kill_deadline = time.monotonic() + _KILL_GRACE
 
         try:
-            while open_pipes or exited is None:
+            while open_pipes or exited is None or init_alive:
                 now = time.monotonic()
                 if kill_deadline:
                     left = kill_deadline - now
@@ -359,6 +398,11 @@ class Slot:
                         continue
                 for key, _ in sel.select(timeout=left):
                     fd = int(key.fd)
+                    if fd == self.server_pidfd:
+                        server_dead = True
+                        sel.unregister(fd)
+                        kill("error", "the sandbox server died")
+                        continue
                     if key.fileobj is self.ctl:
                         try:
                             msg = self._recv()
@@ -371,8 +415,12 @@ class Slot:
                             server_dead = True
                             kill("error", "the sandbox server failed")
                         continue
+                    if fd == child.init_pidfd:
+                        sel.unregister(fd)
+                        init_alive = False
+                        continue
                     if fd == child.pidfd:
-                        # PID 1 of the job's namespace ended, so everything the job started has ended too.
+                        # The job's process ended; what it left running ends with its namespace's init (below).
                         sel.unregister(fd)
                         exited = reap(child.pid)
                         if exited is None:
@@ -381,7 +429,15 @@ class Slot:
                                 hint="something in this process waits for any child (waitpid(-1) in a SIGCHLD "
                                 "handler?): the sandbox's jobs are children of this process",
                             )
-                        if open_pipes and not kill_deadline:
+                        # Its orphans were made the init's children before it could be reaped: with none,
+                        # nothing of the job's is left, and the init ends on its own time (the server, its
+                        # parent, reaps it). Else what the job left running ends with the init.
+                        left_running = init_alive and _init_children(child.init)
+                        child.end()
+                        if init_alive and not left_running:
+                            sel.unregister(child.init_pidfd)
+                            init_alive = False
+                        if (open_pipes or init_alive) and not kill_deadline:
                             kill_deadline = time.monotonic() + _KILL_GRACE
                         continue
                     try:
@@ -411,12 +467,13 @@ class Slot:
                         kill("output_limit", f"output exceeded {limits.output_bytes} bytes")
         finally:
             sel.close()
+            child.end()
             if exited is None:
                 with contextlib.suppress(OSError):
                     signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
                 reap(child.pid)
             report = read_all(child.report)
-            for fd in (child.out, child.err, child.res, child.pidfd):
+            for fd in (child.out, child.err, child.res, child.pidfd, child.init_pidfd):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         if server_dead:

@@ -488,11 +488,16 @@ report(not all(ok for ok, _ in results), results)
         "signal_engine",
         """
 import signal
-# Jobs are the engine's own children (it reaps them): the engine must still be out of sight and out of reach.
+# Jobs are the engine's own children (it reaps them): the engine must still be out of sight and out of reach. The
+# job's parent is outside its pid namespace (getppid() is 0) or the namespace's own init (1), which the job cannot
+# signal either.
 ppid = os.getppid() if hasattr(os, "getppid") else 0
-results = [fails(lambda sig=sig: os.kill(CTX["engine"], getattr(signal, sig, sig))) for sig in (0, "SIGCONT")]
+sigs = [getattr(signal, s) if isinstance(s, str) else s for s in (0, "SIGCONT", "SIGKILL")]
+results = [fails(lambda sig=sig: os.kill(CTX["engine"], sig)) for sig in sigs[:2]]
 results.append(fails(lambda: os.pidfd_open(CTX["engine"])))
-report(ppid != 0 or not all(ok for ok, _ in results), [ppid, results])
+if ppid == 1 and hasattr(os, "kill"):
+    results += [fails(lambda sig=sig: os.kill(1, sig)) for sig in sigs[1:]]
+report(ppid not in (0, 1) or not all(ok for ok, _ in results), [ppid, results])
 """,
     ),
     # --- privileged kernel surface ----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import signal
 import tempfile
 import threading
 import uuid
@@ -26,6 +28,43 @@ print("hello out")
 print("hello err", file=sys.stderr)
 os.write(3, json.dumps(doc).encode())
 """
+# Queries any process may make of itself; native runtimes make them on every lock (abseil's mutex asks
+# pthread_getschedparam, and JAX/XLA log a line each time it fails) or to size their thread pools.
+_QUERIES = """
+import ctypes, json, os, resource, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.pthread_self.restype = ctypes.c_ulong
+def pthread_query():
+    policy, param = ctypes.c_int(-1), ctypes.c_int(-1)  # struct sched_param is one int
+    err = libc.pthread_getschedparam(ctypes.c_ulong(libc.pthread_self()), ctypes.byref(policy), ctypes.byref(param))
+    return [err, policy.value]
+out = {"main": pthread_query()}
+t = threading.Thread(target=lambda: out.__setitem__("thread", pthread_query()))
+t.start(); t.join()
+pid = os.getpid()
+out["policy"] = [os.sched_getscheduler(0), os.sched_getscheduler(pid)]
+out["priority"] = [os.sched_getparam(0).sched_priority, os.sched_getparam(pid).sched_priority]
+out["affinity"] = sorted(os.sched_getaffinity(0))
+out["affinity_pid"] = sorted(os.sched_getaffinity(pid))
+out["rr_interval"] = os.sched_rr_get_interval(0) >= 0
+out["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+out["rusage"] = [resource.getrusage(w).ru_utime >= 0 for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN,
+                                                                resource.RUSAGE_THREAD)]
+out["cpus"] = os.cpu_count()
+os.write(3, json.dumps(out).encode())
+"""
+# A small JAX program in the style of an AlphaEvolve/OpenEvolve evaluator: jit, grad, a reduction, on the CPU.
+_JAX = """
+import json, os
+import jax, jax.numpy as jnp
+x = jnp.arange(1000.0)
+total = jax.jit(lambda v: jnp.sum(jnp.sin(v) ** 2 + jnp.cos(v) ** 2))(x)
+grad = jax.grad(lambda v: jnp.sum(v ** 2))(x)
+m = jnp.ones((64, 64)) @ jnp.ones((64, 64))
+doc = {"total": float(total), "grad3": float(grad[3]), "m": float(m[0, 0]), "platforms": [d.platform for d in jax.devices()]}
+os.write(3, json.dumps(doc).encode())
+"""
+_HAS_JAX = importlib.util.find_spec("jax") is not None
 _PAYLOAD = bytes(range(256)) * 1000  # every byte value, and more than a pipe holds
 _WRITE_LOOP = "import os\nview = memoryview(PAYLOAD)\nwhile view:\n    view = view[os.write(3, view):]\n"
 _WRITE_FILE = "with open(3, 'wb') as fh:\n    fh.write(PAYLOAD)\n"
@@ -41,6 +80,9 @@ class SandboxConformance:
     """
 
     containment_cases: ClassVar[bool] = False  # True in ContainedSandboxConformance
+    # False for a backend whose guest has no signals, processes or native extensions (wasm: WASI preview 1), so
+    # the fidelity checks that need them do not apply.
+    native: ClassVar[bool] = True
 
     @classmethod
     def make_sandbox(cls) -> Sandbox:
@@ -227,6 +269,97 @@ class SandboxConformance:
         assert res.wall_seconds > 0 and res.cpu_seconds > 0 and res.peak_memory_mb > 0
         assert res.cpu_seconds <= res.wall_seconds * (os.cpu_count() or 1) + 0.05
         assert res.start_seconds is None or 0 <= res.start_seconds <= res.wall_seconds
+
+    # -- fidelity: a job behaves as the same program would outside the sandbox ---------------------------------
+
+    def _needs_native(self) -> None:
+        if not self.native:
+            pytest.skip(
+                "this backend's guest has no signals, processes or native extensions (WASI preview 1)"
+            )
+
+    @pytest.mark.parametrize(
+        ("code", "sig"),
+        [
+            ("os.kill(os.getpid(), signal.SIGKILL)", signal.SIGKILL),
+            ("os.kill(os.getpid(), signal.SIGTERM)", signal.SIGTERM),
+            ("signal.raise_signal(signal.SIGTERM)", signal.SIGTERM),
+            ("signal.raise_signal(signal.SIGINT)", signal.SIGINT),  # with no Python handler, as outside
+            ("os.abort()", signal.SIGABRT),
+            ("import ctypes\nctypes.string_at(0)", signal.SIGSEGV),
+        ],
+        ids=[
+            "kill-SIGKILL",
+            "kill-SIGTERM",
+            "raise_signal-SIGTERM",
+            "raise_signal-SIGINT",
+            "abort",
+            "segfault",
+        ],
+    )
+    def test_a_job_dies_of_its_own_signal(self, box: Sandbox, code: str, sig: signal.Signals) -> None:
+        """Outside, each of these ends the program by that signal; a sandbox that hid it (the zygote's job was PID
+        1 of its namespace, which ignores its own signals) reported a self-killed candidate as a success."""
+        self._needs_native()
+        prelude = "import os, signal, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+        res = box.run(Job(code=prelude + code + "\ntime.sleep(0.5)\nos.write(3, b'survived')\n"))
+        assert res.result is None, "the job went on after its own fatal signal"
+        assert res.termination == "error", res.reason
+        assert res.exit_code == -sig, (res.exit_code, res.reason)
+        assert f"signal {sig.name}" in res.reason, res.reason
+        again = box.run(Job(code="import os; os.write(3, b'alive')"))
+        assert again.ok and again.result == b"alive", again
+
+    def test_a_child_dies_of_its_signal_and_the_job_sees_it(self, box: Sandbox) -> None:
+        self._needs_native()
+        code = (
+            "import os, signal, subprocess, sys\n"
+            "p = subprocess.run([sys.executable, '-c', 'import os, signal; os.kill(os.getpid(), signal.SIGTERM)'])\n"
+            "os.write(3, str(p.returncode).encode())\n"
+        )
+        res = box.run(Job(code=code, limits=Limits(wall_seconds=30.0)))
+        assert res.ok and res.result == str(-signal.SIGTERM).encode(), (res.reason, res.result, res.stderr)
+
+    def test_harmless_queries_succeed(self, box: Sandbox) -> None:
+        """Scheduling policy and parameters (of the process and of a thread), CPU affinity and resource usage:
+        what libc, abseil, XLA, PyTorch and OpenMP ask before they lock or size a thread pool."""
+        self._needs_native()
+        res = box.run(Job(code=_QUERIES))
+        assert res.ok, (res.reason, res.stderr[-2000:])
+        assert res.result is not None
+        out = json.loads(res.result)
+        other = os.SCHED_OTHER
+        assert out["main"] == [0, other] and out["thread"] == [0, other], out
+        assert out["policy"] == [other, other] and out["priority"] == [0, 0], out
+        assert out["affinity"] and out["affinity"] == out["affinity_pid"], out
+        assert set(out["affinity"]) <= set(os.sched_getaffinity(0)), out
+        assert out["rr_interval"] and all(out["rusage"]), out
+
+    @pytest.mark.slow
+    @pytest.mark.skipif(
+        not _HAS_JAX,
+        reason="jax is not importable here: it comes with the dev extra (pip install -e '.[dev]'), which the test "
+        "command installs",
+    )
+    def test_jax_runs_as_outside(self, box: Sandbox) -> None:
+        """An AlphaEvolve-style JAX evaluator, with the default limits: abseil's mutex logged a line on every lock
+        when the scheduler query failed, which flooded past the output cap."""
+        self._needs_native()
+        # XLA starts a few thread pools of one thread per CPU (17 threads on 2 CPUs), and threads count as
+        # processes: on a machine with many CPUs the default of 32 would be the limit that ends it.
+        threads = max(Limits().max_processes, 16 + 4 * (os.cpu_count() or 1))
+        res = box.run(Job(code=_JAX, limits=Limits(wall_seconds=240.0, max_processes=threads)))
+        assert res.ok, (res.reason, res.stderr[-2000:])
+        assert res.result is not None
+        out = json.loads(res.result)
+        assert out == {
+            "total": pytest.approx(1000.0, rel=1e-4),
+            "grad3": 6.0,
+            "m": 64.0,
+            "platforms": ["cpu"],
+        }
+        assert "pthread_getschedparam" not in res.stderr
+        assert len(res.stdout) + len(res.stderr) < 4000, res.stderr[-2000:]
 
     # -- several jobs --------------------------------------------------------------------------------------------
 
