@@ -46,7 +46,9 @@ def test_defaults(tmp_path: Path) -> None:
 
 def test_an_option_wins_over_its_variable(tmp_path: Path) -> None:
     env = {"PYTEST_SEED": "5", "GODEL_EVENTS": "/abs/e.ndjson", "GODEL_SUITE": "s", "ALLOW_NET": "yes"}
-    s = load_settings({"seed": "9", "block_loopback": True, "events": None, "allow_net": False}, env, tmp_path)
+    s = load_settings(
+        {"seed": "9", "block_loopback": True, "events": None, "allow_net": False}, env, tmp_path
+    )
     assert (s.seed, s.block_loopback, s.allow_net, s.suite) == (9, True, True, "s")
     assert s.events_path == Path("/abs/e.ndjson")
 
@@ -68,7 +70,9 @@ def test_freeze_time_takes_a_switch_or_an_instant(tmp_path: Path) -> None:
         ({"FREEZE_TIME": "yesterday"}, "FREEZE_TIME"),
     ],
 )
-def test_a_bad_value_is_a_usage_error_naming_the_variable(tmp_path: Path, env: dict[str, str], named: str) -> None:
+def test_a_bad_value_is_a_usage_error_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
     with pytest.raises(UsageError) as err:
         load_settings({}, env, tmp_path)
     assert named in str(err.value) and err.value.hint
@@ -142,7 +146,9 @@ def test_loopback_blocked_is_refused_before_any_connection() -> None:
             assert isinstance(err.value, OSError)
             text = str(err.value)
             assert f"127.0.0.1:{port}" in text or f"localhost:{port}" in text
-            assert "here::test" in text and "GODEL_BLOCK_LOOPBACK=1" in text and "@pytest.mark.external" in text
+            assert (
+                "here::test" in text and "GODEL_BLOCK_LOOPBACK=1" in text and "@pytest.mark.external" in text
+            )
         # Nothing reached the server: no connection is waiting to be accepted.
         assert select.select([server], [], [], 0.2)[0] == []
         set_policy(Policy(loopback=True))
@@ -212,7 +218,9 @@ def test_sizes_secrets_and_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_repro_command_quotes_the_node_id_and_fixes_the_hash_seed() -> None:
     cmd = repro_command("t.py::test_x[a b-$HOME]", 7, {**ENV, "FREEZE_TIME": "1"})
     assert cmd == "PYTEST_SEED=7 PYTHONHASHSEED=0 FREEZE_TIME=1 pytest -q 't.py::test_x[a b-$HOME]'"
-    assert repro_command("t.py::t", 1, {**ENV, "PYTHONHASHSEED": "123"}).startswith("PYTEST_SEED=1 PYTHONHASHSEED=123 ")
+    assert repro_command("t.py::t", 1, {**ENV, "PYTHONHASHSEED": "123"}).startswith(
+        "PYTEST_SEED=1 PYTHONHASHSEED=123 "
+    )
 
 
 def _append_many(path: str, worker: int, n: int) -> None:
@@ -248,7 +256,10 @@ def test_reading_counts_what_is_not_an_event_and_groups_by_signature(tmp_path: P
     assert (len(log.events), log.malformed) == (3, 2)
     groups = group_events(log.events)
     assert [(g.test_id, g.count) for g in groups] == [("tests/t.py::test_a", 2), ("tests/t.py::test_b", 1)]
-    assert (groups[0].first_seen, groups[0].last_seen) == ("2023-11-14T22:13:20.000Z", "2023-11-14T22:15:00.000Z")
+    assert (groups[0].first_seen, groups[0].last_seen) == (
+        "2023-11-14T22:13:20.000Z",
+        "2023-11-14T22:15:00.000Z",
+    )
     assert groups[0].repro_cmd == "PYTEST_SEED=1337 PYTHONHASHSEED=0 pytest -q tests/t.py::test_a"
 
 

@@ -63,7 +63,9 @@ BROKEN_IMPORT = "import no_such_module_for_godel_tests\n\ndef test_never():\n   
 
 
 def test_every_failure_becomes_one_event_with_every_field(run_suite: RunSuite) -> None:
-    run = run_suite({"test_f.py": FAILURES, "test_broken.py": BROKEN_IMPORT}, "--continue-on-collection-errors")
+    run = run_suite(
+        {"test_f.py": FAILURES, "test_broken.py": BROKEN_IMPORT}, "--continue-on-collection-errors"
+    )
     assert run.proc.returncode == 1, run.output
     assert "godel: seed 1337" in run.output  # the header says what the plugin does
     events = run.events()

@@ -119,11 +119,15 @@ def register(app: typer.Typer) -> None:
             ) from exc
         if not path.is_dir():
             raise UsageError(f"no folder {path}", hint="pass the project's folder")
-        if not as_json and (rerun or (data_file is None and not (path / ".coverage").exists())):
-            typer.echo(f"running the suite under coverage in {path.resolve()} ...", err=True)
+
+        def announce(root: Path) -> None:
+            if not as_json:
+                typer.echo(f"running the suite under coverage in {root} ...", err=True)
+
         report = find_candidates(
-            path, since=since, top=top, data_file=data_file, rerun=rerun, pytest_args=args, timeout=timeout
-        )
+            path, since=since, top=top, data_file=data_file, rerun=rerun, pytest_args=args, timeout=timeout,
+            on_run=announce,
+        )  # fmt: skip
         if as_json:
             emit_json(report.to_dict())
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -191,8 +191,12 @@ def find_candidates(
     rerun: bool = False,
     pytest_args: Sequence[str] = (),
     timeout: float = 1800,
+    on_run: Callable[[Path], None] | None = None,
 ) -> CandidateReport:
-    """The ``top`` modules under ``root`` by score (see the module's docstring), best first."""
+    """The ``top`` modules under ``root`` by score (see the module's docstring), best first.
+
+    ``on_run(root)`` is called before the suite is run under coverage (it takes a while: say so).
+    """
     root = root.resolve()
     if not root.is_dir():
         raise UsageError(f"no folder {root}", hint="pass the project's folder")
@@ -207,6 +211,8 @@ def find_candidates(
             raise UsageError(
                 f"no coverage data at {data}", hint="drop --data-file to have the finder run the suite"
             )
+        if on_run is not None:
+            on_run(root)
         exit_code = run_coverage(root, data, pytest_args, timeout)
         ran = True
     try:
