@@ -106,7 +106,13 @@ def module_files(root: Path) -> list[str]:
     """The tracked Python files under ``root`` that are not tests, relative to it (posix separators)."""
     out = _git(root, "ls-files", "-z", "--", "*.py")
     files = [f for f in out.split("\0") if f]
-    return sorted(f for f in files if not is_test_file(f) and not (set(PurePosixPath(f).parts) & _SKIP_DIRS))
+    return sorted(
+        f
+        for f in files
+        if not is_test_file(f)
+        and not (set(PurePosixPath(f).parts[:-1]) & _SKIP_DIRS)
+        and f not in _SKIP_FILES
+    )
 
 
 def git_churn(root: Path, since: str) -> dict[str, int]:
