@@ -222,7 +222,7 @@ def main() -> None:
         # 1. as released
         proc_on, t_on = pytest(base, *on, "-q", *tests)
         events = read_events(base / "reports" / "events.ndjson")
-        proc_off, t_off = pytest(base, *off, "-q", *tests)
+        _, t_off = pytest(base, *off, "-q", *tests)
         figures["clean"] = {"with_plugin": summary_line(proc_on), "seconds": round(t_on, 1),
                             "without_plugin_seconds": round(t_off, 1), "events": len(events)}  # fmt: skip
         rows.append((f"{a.package} suite as released", "passes, 0 events",

@@ -30,9 +30,11 @@ __all__ = [
 
 DEFAULT_SINCE = "90 days ago"
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
+# Not code under test: environments, build output, documentation builders and packaging scripts.
 _SKIP_DIRS = frozenset(
-    {".git", ".venv", "venv", "build", "dist", "node_modules", "__pycache__", ".tox", ".nox"}
+    {".git", ".venv", "venv", "build", "dist", "node_modules", "__pycache__", ".tox", ".nox", "docs", "doc"}
 )
+_SKIP_FILES = frozenset({"setup.py", "noxfile.py", "fabfile.py"})
 
 
 @dataclass(frozen=True)
