@@ -217,7 +217,9 @@ def main() -> None:
     sdist = fetch(a.package)
     with tempfile.TemporaryDirectory(prefix="godel-plugin-bench-") as tmp:
         base = unpack(sdist, Path(tmp) / "clean")
-        pkg_dir = next(p for p in base.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+        pkg_dir = base / re.sub(r"[-.]+", "_", a.package.partition("==")[0]).lower()
+        if not (pkg_dir / "more.py").exists():
+            raise SystemExit(f"{pkg_dir} has no more.py: this benchmark breaks more-itertools' functions")
 
         # 1. as released
         proc_on, t_on = pytest(base, *on, "-q", *tests)
