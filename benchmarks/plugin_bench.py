@@ -6,17 +6,19 @@ The package's sdist (which ships its tests) comes from ``~/.cache/godel-bench`` 
 configured package index with ``pip download --no-binary :all: --no-deps`` (nothing else is fetched). It is unpacked
 into a temporary folder and its suite is run in fresh pytest processes:
 
-1. as released, with the plugin and with ``-p no:godel``: it passes, no event is written, what the plugin costs;
-2. a copy with five library functions broken (three raise, two return early; the tests are untouched), plain and
-   under ``pytest -n 2``: every failure and error pytest reports (its ``-rfE`` summary) has its event, and no
-   event is extra; every line parses and carries every field;
+1. as released, with the plugin: it passes and no event is written; then what the plugin costs, as the CPU time of
+   ``--small`` (a part of the suite) run three times with and three times without it, alternating;
+2. a copy with five library functions broken (three raise, two return early; the tests are untouched), run on
+   ``--small`` and on the whole suite under ``pytest -n 2``: every failure and error pytest reports (its ``-rfE``
+   summary, failed subtests included) has its event and no event is extra; every line parses and has every field;
 3. a copy where one library function fails at random (``random.random() < 0.5``): one test of it run ``--runs``
    times with the plugin (seeded: one outcome) and with ``-p no:godel`` (unseeded: both outcomes);
 4. with ``--godel-block-loopback``, a probe test kept outside the package's tests (``probe/``) connects to a port
    it listens on at 127.0.0.1: the plugin refuses with its message and no connection reaches the listener; the
    same probe without the setting connects (the listener was reachable);
-5. ``godel tests candidates`` on the package, made a git repository of one commit (an sdist has no history: churn
-   is each file's size), and the plugin's import time.
+5. ``godel tests candidates`` on the package made a git repository of one commit (an sdist has no history: churn
+   is each file's size), coverage from ``--small`` alone (the whole suite covers more-itertools fully, which would
+   score every module 0); and the plugin's import time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import importlib.metadata
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -129,13 +132,18 @@ def env_for(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def pytest(
     root: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.CompletedProcess[str], float]:
+) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """One pytest process: its result, wall seconds and CPU seconds (user + system: steadier on a busy machine)."""
+    print(f"  pytest {' '.join(args)}  ({root.parent.name})", file=sys.stderr, flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=root, env=env_for(env), capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
-    return proc, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def summary_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -148,12 +156,13 @@ def summary_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def reported_failures(proc: subprocess.CompletedProcess[str]) -> Counter[str]:
-    """Node ids of pytest's short summary (-rfE): FAILED, ERROR and SUBFAILED(...) lines."""
+    """Node ids of pytest's short summary (-rfE): FAILED, ERROR and SUBFAILED(n=1, m=2) lines."""
     got: Counter[str] = Counter()
     for line in proc.stdout.splitlines():
-        m = re.match(r"^(?:FAILED|ERROR|SUBFAILED\S*) (\S+)", line)
-        if m:
-            got[m.group(1)] += 1
+        if line.startswith(("FAILED ", "ERROR ", "SUBFAILED")):
+            m = re.search(r" (\S+\.py(?:::\S+)?)(?: - |$)", line)
+            if m:
+                got[m.group(1)] += 1
     return got
 
 
@@ -208,6 +217,10 @@ def main() -> None:
     ap.add_argument("--package", default="more-itertools==11.2.1")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--tests", default="tests", help="the package's test path(s), space-separated")
+    ap.add_argument(
+        "--small", default="tests/test_recipes.py",
+        help="a part of the suite for the repeated runs (cost, broken copy without xdist, candidates)",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures here")
     a = ap.parse_args()
     on, off, how_loaded = plugin_args()
@@ -221,15 +234,20 @@ def main() -> None:
         if not (pkg_dir / "more.py").exists():
             raise SystemExit(f"{pkg_dir} has no more.py: this benchmark breaks more-itertools' functions")
 
-        # 1. as released
-        proc_on, t_on = pytest(base, *on, "-q", *tests)
+        # 1. as released, and what the plugin costs (alternating runs of a smaller part, CPU time)
+        proc_on, t_on, _ = pytest(base, *on, "-q", *tests)
         events = read_events(base / "reports" / "events.ndjson")
-        _, t_off = pytest(base, *off, "-q", *tests)
-        figures["clean"] = {"with_plugin": summary_line(proc_on), "seconds": round(t_on, 1),
-                            "without_plugin_seconds": round(t_off, 1), "events": len(events)}  # fmt: skip
+        cpu: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(3):
+            for mode, args in (("off", off), ("on", on)):
+                cpu[mode].append(pytest(base, *args, "-q", *a.small.split())[2])
+        cpu_on, cpu_off = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+        figures["clean"] = {"with_plugin": summary_line(proc_on), "seconds": round(t_on, 1), "events": len(events),
+                            "overhead_cpu_seconds": {"on": cpu["on"], "off": cpu["off"]}}  # fmt: skip
         rows.append((f"{a.package} suite as released", "passes, 0 events",
-                     f"{summary_line(proc_on)}; {len(events)} events; {t_on:.1f} s with the plugin, "
-                     f"{t_off:.1f} s without"))  # fmt: skip
+                     f"{summary_line(proc_on)}; {len(events)} events"))  # fmt: skip
+        rows.append((f"plugin cost ({a.small}, 3 runs each, CPU)", "small",
+                     f"{cpu_on:.2f} s with, {cpu_off:.2f} s without (median): {cpu_on / cpu_off - 1:+.0%}"))  # fmt: skip
 
         # 2. deliberately broken copy
         broken = Path(tmp) / "broken" / base.name
@@ -237,9 +255,12 @@ def main() -> None:
         done = break_functions(broken / pkg_dir.name / "more.py", BROKEN) + break_functions(
             broken / pkg_dir.name / "recipes.py", BROKEN
         )
-        for label, extra in (("", []), (" under -n 2", ["-n", "2"])):
+        for label, extra, paths in (
+            (f" ({a.small})", [], a.small.split()),
+            (" under -n 2", ["-n", "2"], tests),
+        ):
             shutil.rmtree(broken / "reports", ignore_errors=True)
-            proc, secs = pytest(broken, *on, "-q", "-rfE", *extra, *tests)
+            proc, secs, _ = pytest(broken, *on, "-q", "-rfE", *extra, *paths)
             events = read_events(broken / "reports" / "events.ndjson")
             want = reported_failures(proc)
             got = Counter(e["test_id"] for e in events)
@@ -267,7 +288,7 @@ def main() -> None:
         for mode, args in (("plugin", on), ("no plugin", off)):
             seen: Counter[str] = Counter()
             for _ in range(a.runs):
-                proc, _secs = pytest(flaky, *args, "-q", FLAKY[1])
+                proc, _, _ = pytest(flaky, *args, "-q", FLAKY[1])
                 seen["passed" if proc.returncode == 0 else "failed"] += 1
             outcomes[mode] = seen
         figures["random"] = {"test": FLAKY[1], "runs": a.runs, **{k: dict(v) for k, v in outcomes.items()}}
@@ -283,7 +304,7 @@ def main() -> None:
         for mode, args in (("blocked", ["--godel-block-loopback"]), ("open", [])):
             out = Path(tmp) / f"probe-{mode}.json"
             shutil.rmtree(base / "reports", ignore_errors=True)
-            proc, _secs = pytest(base, *on, "-q", *args, "probe", env={"PROBE_OUT": str(out)})
+            proc, _, _ = pytest(base, *on, "-q", *args, "probe", env={"PROBE_OUT": str(out)})
             events = read_events(base / "reports" / "events.ndjson")
             results[mode] = {"exit": proc.returncode, **json.loads(out.read_text()),
                              "events": [(e["error_class"], e["message"]) for e in events]}  # fmt: skip
@@ -311,7 +332,7 @@ def main() -> None:
         subprocess.run([*git, "commit", "-q", "-m", "sdist"], cwd=base, check=True)
         t0 = time.perf_counter()
         cand = subprocess.run([GODEL, "tests", "candidates", str(base), "--json", "--top", "5",
-                               "--pytest-args", " ".join(["-q", *on, *tests])],
+                               "--pytest-args", " ".join(["-q", *on, *a.small.split()])],
                               env=env_for(), capture_output=True, text=True, timeout=1800)  # fmt: skip
         if cand.returncode != 0:
             raise SystemExit(f"godel tests candidates failed: {cand.stderr}")
@@ -319,7 +340,7 @@ def main() -> None:
         figures["candidates"] = {"seconds": round(time.perf_counter() - t0, 1), **doc}
         top = ", ".join(f"{c['file']} cov {c['coverage']:.1%} churn {c['churn']} score {c['score']:.3f}"
                         for c in doc["candidates"][:3])  # fmt: skip
-        rows.append(("godel tests candidates (coverage run + git)", "ranked modules",
+        rows.append((f"godel tests candidates (coverage of {a.small} + git)", "ranked modules",
                      f"{doc['modules']} modules; {top}; {figures['candidates']['seconds']} s"))  # fmt: skip
 
     samples = []

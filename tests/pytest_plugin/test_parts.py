@@ -233,16 +233,16 @@ def _append_many(path: str, worker: int, n: int) -> None:
 def test_many_processes_appending_never_interleave_lines(tmp_path: Path) -> None:
     path = tmp_path / "reports" / "events.ndjson"
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_append_many, args=(str(path), w, 150)) for w in range(6)]
+    procs = [ctx.Process(target=_append_many, args=(str(path), w, 100)) for w in range(6)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
     lines = path.read_bytes().splitlines()
-    assert len(lines) == 6 * 150
+    assert len(lines) == 6 * 100
     ids = {json.loads(line)["test_id"] for line in lines}  # every line a whole JSON object
-    assert len(ids) == 6 * 150
+    assert len(ids) == 6 * 100
 
 
 def test_reading_counts_what_is_not_an_event_and_groups_by_signature(tmp_path: Path) -> None:

@@ -103,9 +103,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Modules ranked by (1 - coverage) x churn, the churn normalised by the most-changed module's.
 
-        Coverage comes from coverage.py's data; without any, `coverage run -m pytest` runs in PATH first
-        (PYTHONHASHSEED=0) and leaves its data at PATH/.coverage. Churn is the lines added and deleted per file by
-        `git log --numstat --since`. Test files are not ranked.
+        Coverage is coverage.py's data at PATH/.coverage; without it the suite runs first under coverage.
+
+        Churn is the lines added and deleted per file by `git log --numstat --since`. Test files are not ranked.
         """
         from godel.pytest_plugin import find_candidates
 
