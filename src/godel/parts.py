@@ -20,6 +20,7 @@ from godel.engine import DEFAULT_STAGE_PRECHECKS, Engine, Precheck, Worker, Work
 from godel.errors import ConfigError, GodelError
 from godel.executor import Executor, LocalExecutor, make_executor
 from godel.guard import AuditKeyCreated, Checkpointer, Guard, load_audit_key, make_guard
+from godel.llm import SharedPool
 from godel.precheck import compiles, parses
 from godel.progress import Progress
 from godel.propose import MixProposer, MutationProposer, Proposer
@@ -41,17 +42,17 @@ def storage_url(explicit: str | None = None, config: Config | None = None) -> st
     return os.environ.get("GODEL_STORAGE", DEFAULT_STORAGE)
 
 
-def make_proposer(task: Task, notes: list[str]) -> Proposer:
-    """The configured proposer; ``mix`` falls back to mutations alone (and says so) when no model can load."""
+def make_proposer(task: Task, notes: list[str], pool: SharedPool | None = None) -> Proposer:
+    """The configured proposer; ``mix`` falls back to mutations alone (and says so) when no model can load.
+    ``pool`` is the run's model pool, shared with the guard (default: one of its own)."""
     cfg = task.config.proposer
     mutate = MutationProposer(cfg)
     if cfg.kind == "mutate":
         return mutate
     try:
-        from godel.llm import make_llm
         from godel.propose import LLMProposer
 
-        llm = LLMProposer(make_llm(task.config.llm), cfg)
+        llm = LLMProposer((pool or SharedPool(task.config.llm))(), cfg)
     except GodelError as exc:
         if cfg.kind == "llm":
             raise
@@ -162,10 +163,13 @@ def build_parts(
     try:
         archive = open_archive(url)
         closers.append(archive.close)
+        # One model pool for the run, built on first use: the proposer's and the guard's model-judged rules' calls
+        # share its caps, cache and circuit breakers.
+        pool = SharedPool(task.config.llm)
         proposer: Proposer = (
-            make_proposer(task, notes) if proposals else MutationProposer(task.config.proposer)
+            make_proposer(task, notes, pool) if proposals else MutationProposer(task.config.proposer)
         )
-        guard = make_guard(task.config.guard, task) if task.config.guard.enabled else None
+        guard = make_guard(task.config.guard, task, llm=pool) if task.config.guard.enabled else None
         checkpointer = _checkpointer(task, archive, notes)
         runner = _executor(task, box, executor, ray_address)
         if task.config.run.remote_proposals:

@@ -21,7 +21,7 @@ __all__ = ["app", "main"]
 
 # Imported by main(), not here: the console script imports this package first, and a Ctrl-C that lands while the
 # commands load must still end with exit code 130 and one line, not a traceback.
-_COMMAND_MODULES = ("_run", "_read")  # in this order: the run commands come first in --help
+_COMMAND_MODULES = ("_run", "_agent", "_read")  # in this order: the run commands come first in --help
 _EXTENSIONS = (
     "_guard",
     "_sandbox",

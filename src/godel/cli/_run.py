@@ -213,6 +213,14 @@ def evolve(
             help="with --warm-start: at most this many candidates (default: a quarter of the budget, 8 at most)",
         ),
     ] = None,
+    agent: Annotated[
+        Path | None,
+        typer.Option(
+            "--agent",
+            metavar="DIR",
+            help="propose with a coding agent (e.g. one `godel self-improve --export` wrote), brokered",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evolve the task's program: select, propose, guard, evaluate in the sandbox, archive — until a budget ends."""
@@ -221,7 +229,7 @@ def evolve(
         set_ or (),
         _overrides(iterations, seed, parallel, proposer, selector, sandbox, allow_unsafe),
     )
-    parts = _built(task, storage, executor, ray_address)
+    parts = _built(task, storage, executor, ray_address, agent)
     display = _Display(quiet=as_json)
     with parts:
         engine = parts.engine(on_progress=display.update)
@@ -232,7 +240,12 @@ def evolve(
         except KeyboardInterrupt:
             err.print("\ninterrupted: everything evaluated so far is stored; continue with --resume")
             raise typer.Exit(130) from None
-    url = storage_url(storage, task.config)
+    conclude(summary, as_json, storage_url(storage, task.config))
+
+
+def conclude(summary: RunSummary, as_json: bool, url: str) -> None:
+    """Print a finished run's summary and end with its exit code: 1 when the run stopped on broken
+    infrastructure, a lost lease or an unreachable model, or when no proposal produced a valid candidate."""
     _print_summary(summary, as_json, url)
     if summary.stopped == "lease lost":
         err.print(
@@ -315,9 +328,16 @@ def worker(
     _print_summary(summary, as_json, storage_url(storage, task.config))
 
 
-def _built(task: Task, storage: str | None, executor: str | None, ray_address: str | None) -> Parts:
+def _built(
+    task: Task, storage: str | None, executor: str | None, ray_address: str | None, agent: Path | None = None
+) -> Parts:
     """The parts of a run, after printing the notes and the unsafe warning the user must see."""
-    parts = build_parts(task, storage, executor=executor, ray_address=ray_address)
+    if agent is not None:
+        from godel.agents import evolve_parts
+
+        parts = evolve_parts(task, agent, storage, executor=executor, ray_address=ray_address)
+    else:
+        parts = build_parts(task, storage, executor=executor, ray_address=ray_address)
     for note in parts.notes:
         err.print(f"[yellow]note:[/] {note}")
     if parts.sandbox.trusted:

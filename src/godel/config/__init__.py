@@ -5,7 +5,9 @@ Read from the task's ``godel.toml`` (or ``godel.yaml``), then overridden by the 
 values fail at start with a message that names the field and the fix (:func:`load_config`).
 """
 
+from godel.config._agent import AgentConfig
 from godel.config._guard import GuardConfig
+from godel.config._learn import LearnConfig
 from godel.config._llm import LLMConfig, ModelConfig
 from godel.config._load import (
     CONFIG_NAMES,
@@ -28,10 +30,12 @@ from godel.config._sandbox import SandboxConfig
 
 __all__ = [
     "CONFIG_NAMES",
+    "AgentConfig",
     "Config",
     "EvaluatorConfig",
     "GuardConfig",
     "LLMConfig",
+    "LearnConfig",
     "ModelConfig",
     "ProposerConfig",
     "RunConfig",

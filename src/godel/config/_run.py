@@ -7,7 +7,9 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import Field, field_validator, model_validator
 
+from godel.config._agent import AgentConfig
 from godel.config._guard import GuardConfig
+from godel.config._learn import LearnConfig
 from godel.config._llm import LLMConfig
 from godel.config._model import Strict
 from godel.config._sandbox import SandboxConfig
@@ -166,6 +168,12 @@ class ProposerConfig(Strict):
         "auto", description="diff: SEARCH/REPLACE edits; full: whole rewrites; auto: chosen per model"
     )
     inspirations: int = Field(1, ge=0, le=8, description="other good candidates shown in the prompt")
+    strategies: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="earlier edits that improved similar code shown in the prompt (strategy memory)",
+    )
     mutations_per_proposal: int = Field(2, ge=1, le=16, description="at most this many AST mutations at once")
     prompt_tokens: int = Field(1536, ge=256, description="token budget for the prompt")
     system_prompt: str | None = Field(
@@ -195,6 +203,8 @@ class Config(Strict):
     sandbox: SandboxConfig = SandboxConfig()
     llm: LLMConfig = LLMConfig()
     guard: GuardConfig = GuardConfig()
+    agent: AgentConfig = AgentConfig()
+    learn: LearnConfig = LearnConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:

@@ -24,6 +24,7 @@ from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import limit_hint
 from godel.executor import Executor, LocalExecutor
 from godel.guard import Checkpointer, Guard
+from godel.learn import Memory, OutcomePredictor, Strategy, StrategyIndex, strategy_of
 from godel.precheck import normalized_digest
 from godel.progress import Progress, RunSummary
 from godel.propose import Proposer
@@ -61,6 +62,20 @@ def run_stages(
         guard=guard,
         prechecks=DEFAULT_STAGE_PRECHECKS if prechecks is None else prechecks,
         same_code=normalized_digest if task.config.run.same_code == "syntax" else Program.digest,
+        predictor=make_predictor(task),
+    )
+
+
+def make_predictor(task: Task) -> OutcomePredictor | None:
+    """The run's outcome predictor, when ``[learn] predictor`` asks for one."""
+    cfg = task.config.learn
+    if not cfg.predictor:
+        return None
+    return OutcomePredictor(
+        skip_below=cfg.skip_below,
+        explore=cfg.explore,
+        min_observations=cfg.min_observations,
+        seed=task.config.run.seed,
     )
 
 
@@ -118,11 +133,19 @@ class _View:
     """What the next iteration may know of the run: the selector's state, the code digests seen, and recent failure
     reasons per parent. Fed strictly in iteration order."""
 
-    def __init__(self, selector: Selector, same_code: Callable[[Program], str]) -> None:
+    def __init__(
+        self,
+        selector: Selector,
+        same_code: Callable[[Program], str],
+        strategies: StrategyIndex | None = None,
+        parent_of: Callable[[int], Candidate] | None = None,
+    ) -> None:
         self.selector = selector
         self.same_code = same_code
         self.digests: dict[str, int] = {}
         self.feedback: dict[int, deque[str]] = {}
+        self.strategies = strategies  # improving edits seen so far (proposer.strategies > 0)
+        self.parent_of = parent_of
 
     def observe(self, cand: Candidate) -> None:
         assert cand.id is not None
@@ -141,6 +164,17 @@ class _View:
             self.digests.setdefault(self.same_code(cand.program), cand.id)
         if cand.parent_id is not None and cand.status in (Status.FAILED, Status.REJECTED) and cand.reason:
             self.feedback.setdefault(cand.parent_id, deque(maxlen=3)).append(cand.reason)
+        if self.strategies is not None and self.parent_of is not None and cand.parent_id is not None:
+            strategy = strategy_of(cand, self.parent_of(cand.parent_id))
+            if strategy is not None:
+                self.strategies.add(strategy)
+
+
+def _strategy_texts(view: _View, parent: Candidate, k: int) -> tuple[str, ...]:
+    if view.strategies is None or k <= 0:
+        return ()
+    found = view.strategies.similar(parent.program, k, exclude=parent.id)
+    return tuple(f"{s.describe()}{': ' + s.diagnosis if s.diagnosis else ''}\n{s.diff}" for s in found)
 
 
 class _Flight:
@@ -395,9 +429,16 @@ class _LocalRun:
         progress.seed_score = seed.score
         self.seed = seed
         pipeline.resume_acceptance(engine.archive.get_run(run.id).meta, seed)
+        pipeline.resume_learning(run.id)
         best = pipeline.acceptance.incumbent
         progress.show_best(best.score, best.id)
-        view = _View(engine.selector_factory(), pipeline.stages.same_code)
+        k = self.task.config.proposer.strategies
+        view = _View(
+            engine.selector_factory(),
+            pipeline.stages.same_code,
+            StrategyIndex(self._strategies_from_warm_start()) if k else None,
+            pipeline.cache.get,
+        )
         view.observe(seed)
         stopped = "iterations"
         flight = _Flight(ThreadPoolExecutor(max_workers=engine.window, thread_name_prefix="godel-worker"))
@@ -491,7 +532,15 @@ class _LocalRun:
             inspirations=tuple(cache.get(c) for c in inspirations),
             feedback=tuple(view.feedback.get(parent_id, ())),
             seen=dict(view.digests),
+            strategies=_strategy_texts(view, cache.get(parent_id), self.task.config.proposer.strategies),
         )
+
+    def _strategies_from_warm_start(self) -> list[Strategy]:
+        """A warm-started run remembers what improved its source run (this run's own are fed through the view)."""
+        source = (self.run_info.meta.get("warm_start") or {}).get("run")
+        if not isinstance(source, int):
+            return []
+        return Memory(self.engine.archive).strategies([source])
 
     def _warm(self, i: int, view: _View) -> tuple[Ticket, Proposal]:
         """Proposal ``i`` of a warm start: an earlier run's candidate, offered as the seed's child so every stage

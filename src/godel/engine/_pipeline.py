@@ -33,6 +33,7 @@ from godel.engine._store import CandidateCache, EventLog, Ledger
 from godel.errors import GodelError, SandboxError, TaskError
 from godel.evaluate import Evaluates
 from godel.guard import Guard, Verdict
+from godel.learn import OutcomePredictor
 from godel.noise import Noise, Samples
 from godel.precheck import DEFAULT_PRECHECKS, normalized_digest
 from godel.propose import Outcome, ProposalContext, Proposer
@@ -85,6 +86,8 @@ class Stages:
     # How two programs are "the same code" for the duplicate check: by syntax tree (whitespace and comments do not
     # make a new candidate) or by text (for evaluators that score the source itself).
     same_code: Callable[[Program], str] = normalized_digest
+    # Learns which proposals are worth evaluating and skips the rest (``[learn] predictor``; None: evaluate all).
+    predictor: OutcomePredictor | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Ticket:
     rng: random.Random  # the generator this proposal draws from
     inspirations: tuple[Candidate, ...] = ()
     feedback: tuple[str, ...] = ()  # recent failure reasons of the parent's children, for the model
+    strategies: tuple[str, ...] = ()  # earlier improving edits of similar code, for the model
     seen: dict[str, int] = field(
         default_factory=dict
     )  # code digest -> earlier candidate this iteration may see
@@ -191,6 +195,7 @@ class Pipeline:
             iteration=ticket.iteration,
             inspirations=ticket.inspirations,
             feedback=ticket.feedback,
+            strategies=ticket.strategies,
         )
         t0 = time.monotonic()
         try:
@@ -217,16 +222,57 @@ class Pipeline:
         verdict, gate_seconds = self.gate(ticket, proposal)
         if verdict is not None:
             draft = replace(
-                draft, verdict=verdict.to_dict(), timings={**draft.timings, "guard": gate_seconds}
+                draft,
+                verdict=verdict.to_dict(),
+                timings={**draft.timings, "guard": gate_seconds},
+                # A model-judged rule's tokens and cost are the candidate's: the run's budgets count them.
+                tokens_in=draft.tokens_in + verdict.tokens_in,
+                tokens_out=draft.tokens_out + verdict.tokens_out,
+                cost=draft.cost + verdict.cost,
             )
             if verdict.decision == "deny":
-                return self._store_final(
+                denied = self._store_final(
                     draft, Status.REJECTED, "guard: " + "; ".join(verdict.reasons), "guard"
                 )
+                self._judged(denied, verdict)
+                return denied
             if verdict.decision == "require_approval":
-                return self._store_awaiting(draft, verdict)
+                waiting = self._store_awaiting(draft, verdict)
+                self._judged(waiting, verdict)
+                return waiting
+        predictor = self.stages.predictor
+        if predictor is not None:
+            p = predictor.predict(ticket.parent, proposal.program, draft.diff or "", draft.proposer)
+            draft = replace(draft, evaluation={**draft.evaluation, "prediction": p.to_dict()})
+            if p.skip and not p.explored:
+                why = (
+                    f"predicted: {p.p_improve:.3f} chance of beating its parent, below learn.skip_below "
+                    f"{predictor.skip_below:g} (after {p.observations} results)"
+                )
+                skipped = self._store_final(draft, Status.REJECTED, why, "predicted")
+                if verdict is not None:
+                    self._judged(skipped, verdict)
+                return skipped
         stored = self.store(draft)
+        if verdict is not None:
+            self._judged(stored, verdict)
         return self.finish(stored)
+
+    def _judged(self, cand: Candidate, verdict: Verdict) -> None:
+        """The audit record of every model consultation the gate made for ``cand`` (verdicts, fallbacks, cost)."""
+        judge = verdict.details.get("judge")
+        if judge:
+            self.events.emit(
+                cand.run_id,
+                "judge",
+                {
+                    "candidate": cand.id,
+                    "iteration": cand.iteration,
+                    "decision": verdict.decision,
+                    "rules": judge,
+                },
+                actor="guard",
+            )
 
     def precheck(self, ticket: Ticket, proposal: Proposal) -> tuple[Status, str, str] | None:
         """Cheap checks before anything is spent on the proposal: (status, reason, stage) when it must stop."""
@@ -377,6 +423,7 @@ class Pipeline:
         with span("admit", candidate=final.id or 0, status=final.status.value):
             self.archive.update_candidate(final)
         self.cache.remember(final)
+        self._teach(final)
         if decision is not None and decision.accepted and not final.flags:
             self.acceptance.promote(final, decision)
         return final
@@ -454,7 +501,24 @@ class Pipeline:
                 best = stored
         self.acceptance.seat(Incumbent(best, samples_of(best)))
 
+    def resume_learning(self, run_id: int) -> None:
+        """Teach the predictor what a resumed run had already evaluated, in iteration order."""
+        if self.stages.predictor is None:
+            return
+        for cand in self.archive.candidates(run_id, status=(Status.OK, Status.FAILED)):
+            self._teach(cand)
+
     # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def _teach(self, cand: Candidate) -> None:
+        predictor = self.stages.predictor
+        if predictor is None:
+            return
+        if cand.parent_id is None:
+            if cand.score is not None:
+                predictor.seen_score(cand.score)
+            return
+        predictor.observe(self.cache.get(cand.parent_id), cand)
 
     def _learn_noise(self, ev: Evaluation) -> None:
         """``evaluator.repeats`` runs each evaluation several times: their spread feeds the run's noise estimate."""

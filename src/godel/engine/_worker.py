@@ -210,6 +210,7 @@ class _WorkerRun:
         run, worker = self.run_info, self.worker
         seed = self._seed()
         self.pipeline.resume_acceptance(self.archive.get_run(run.id).meta, seed)
+        self.pipeline.resume_learning(run.id)
         self.pipeline.events.emit(run.id, "worker_start", {"worker": worker.worker_id})
         beat = threading.Thread(target=self._heartbeats, name="godel-heartbeat", daemon=True)
         beat.start()

@@ -27,15 +27,22 @@ class Verdict:
     rules: tuple[str, ...] = ()  # ids of the rules that fired
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    # What model-judged rules spent deciding (the run's budgets count it with the proposal's own).
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "decision": self.decision,
             "reasons": list(self.reasons),
             "rules": list(self.rules),
             "seconds": self.seconds,
             "details": dict(self.details),
         }
+        if self.tokens_in or self.tokens_out or self.cost:
+            out["tokens_in"], out["tokens_out"], out["cost"] = self.tokens_in, self.tokens_out, self.cost
+        return out
 
 
 @runtime_checkable

@@ -57,8 +57,12 @@ class Rule(Strict):
 
     @model_validator(mode="after")
     def _valid_params(self) -> Rule:
-        # Validated here so a typo in a parameter fails at start, not at the first proposal.
-        CHECKS[self.check].params_model.model_validate(self.params)
+        # Validated here so a typo in a parameter fails at start, not at the first proposal; re-raised with the
+        # path under `params` (pydantic would report a nested model's errors as if they were the rule's own keys).
+        try:
+            CHECKS[self.check].params_model.model_validate(self.params)
+        except ValidationError as exc:
+            raise ValueError(_format(exc, prefix="params.")) from exc
         return self
 
 
@@ -172,11 +176,17 @@ def _check_signature(path: Path, data: bytes, key_env: str, required: bool) -> b
     return True
 
 
-def _format(exc: ValidationError) -> str:
+def _format(exc: ValidationError, prefix: str = "") -> str:
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = prefix + ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] == "value_error":
+            # A validator's own message (a rule's params, above) already names its field.
+            msg = msg.removeprefix("Value error, ")
+            if msg.startswith("params."):
+                parts.append(f"{loc}.{msg}")
+                continue
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
 

@@ -1,4 +1,5 @@
-"""``ConstitutionGate``: the constitution and the static rules, deciding on a proposal before it runs."""
+"""``ConstitutionGate``: the constitution and the static rules, deciding on a proposal before it runs; then, when
+they let it through, the model-judged rules (``model_judge``), which ask the run's model pool."""
 
 from __future__ import annotations
 
@@ -13,17 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from godel.candidate import Program, Proposal
+from godel.candidate import Program, Proposal, unified_diff
 from godel.config import CONFIG_NAMES, GuardConfig
-from godel.errors import GuardError
+from godel.errors import GodelError, GuardError
 from godel.guard._approvals import expire
 from godel.guard._base import Decision, Verdict
 from godel.guard._constitution import Allowance, LoadedConstitution, Rule, load_constitution
 from godel.guard._source import Source, parse_source
-from godel.guard.rules import CHECKS, Context, Finding, Protected, distinctive_constants
+from godel.guard.rules import (
+    CHECKS,
+    Context,
+    Finding,
+    Judgement,
+    JudgeParams,
+    Protected,
+    ask,
+    distinctive_constants,
+)
 
 if TYPE_CHECKING:
     from godel.archive import Archive
+    from godel.llm import Pool
     from godel.task import Task
 
 __all__ = ["ConstitutionGate"]
@@ -63,10 +74,22 @@ def _top_imports(src: Source) -> set[str]:
 
 
 class ConstitutionGate:
-    """The gate of one task: a constitution, loaded and pinned at construction, and the static rules it names."""
+    """The gate of one task: a constitution, loaded and pinned at construction, and the rules it names.
 
-    def __init__(self, config: GuardConfig, task_root: str | Path, *, task: Task | None = None) -> None:
+    ``llm`` gives the run's model pool to the model-judged rules (called only when one is consulted, so a
+    constitution without such rules never loads a model); without it those rules take their ``on_error``
+    fallback."""
+
+    def __init__(
+        self,
+        config: GuardConfig,
+        task_root: str | Path,
+        *,
+        task: Task | None = None,
+        llm: Callable[[], Pool] | None = None,
+    ) -> None:
         self.config = config
+        self.llm = llm
         self.root = Path(task_root).resolve()
         self.loaded: LoadedConstitution = self._load()
         self.constitution = self.loaded.constitution
@@ -256,10 +279,15 @@ class ConstitutionGate:
             ("deny", self.constitution.deny),
             ("require_approval", self.constitution.require_approval),
         )
+        judged: list[tuple[str, Rule, JudgeParams]] = []
         for tier, tier_rules in tiers:
             for rule in tier_rules:
                 check = CHECKS[rule.check]
                 params = check.params_model.model_validate(rule.params)
+                if check.judged:
+                    assert isinstance(params, JudgeParams)  # the one judged check there is
+                    judged.append((tier, rule, params))
+                    continue
                 got = check.fn(ctx, params)
                 if not got:
                     continue
@@ -305,7 +333,6 @@ class ConstitutionGate:
                 decision = "deny"
             elif decision == "allow":
                 decision = "require_approval"
-        seconds = time.perf_counter() - t0
         details: dict[str, Any] = {
             "constitution": self.sha256,
             "findings": findings,
@@ -314,9 +341,51 @@ class ConstitutionGate:
             "inherited": inherited,
             "diff_lines": total_diff,
         }
+        judgements: list[Judgement] = []
+        if judged and decision != "allow":
+            # The static rules already decided; a model adds nothing a human or a denial does not already cover.
+            details["judge_skipped"] = f"the static rules decided {decision}; no model was asked"
+        elif judged:
+            diff = unified_diff(parent, child)
+            pool = self._pool()
+            for n, (tier, rule, jparams) in enumerate(judged):
+                if decision == "deny":
+                    # Nothing can undo a denial: the remaining judges would only spend the budget.
+                    rest = ", ".join(r.id for _, r, _ in judged[n:])
+                    details["judge_skipped"] = f"{rest}: not asked, an earlier judged rule denied"
+                    break
+                j = ask(pool, rule.id, "deny" if tier == "deny" else "require_approval", jparams, diff)
+                judgements.append(j)
+                if j.reason is not None:
+                    reasons.append(j.reason)
+                    rules.append(rule.id)
+                if j.decision == "deny":
+                    decision = "deny"
+                elif j.decision == "require_approval" and decision == "allow":
+                    decision = "require_approval"
+            details["judge"] = [j.to_dict() for j in judgements]
         if errors:
             details["syntax_errors"] = errors
-        return Verdict(decision, tuple(reasons), tuple(rules), round(seconds, 6), details)
+        seconds = time.perf_counter() - t0
+        return Verdict(
+            decision,
+            tuple(reasons),
+            tuple(rules),
+            round(seconds, 6),
+            details,
+            tokens_in=sum(j.tokens_in for j in judgements),
+            tokens_out=sum(j.tokens_out for j in judgements),
+            cost=sum(j.cost for j in judgements),
+        )
+
+    def _pool(self) -> Pool | GodelError:
+        """The run's model pool, or the reason there is none (which the judged rules record as their fallback)."""
+        if self.llm is None:
+            return GuardError("the guard was built without a model pool", hint="build it with make_guard")
+        try:
+            return self.llm()
+        except GodelError as exc:
+            return exc
 
     def _parent_findings(
         self,

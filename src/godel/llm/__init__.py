@@ -21,7 +21,7 @@ from godel.llm._base import (
 from godel.llm._cache import ResponseCache, default_cache_dir
 from godel.llm._embedded import EmbeddedLLM, default_gguf
 from godel.llm._errors import EndpointError, PoolBudgetExhausted, PoolError
-from godel.llm._factory import make_backend, make_llm
+from godel.llm._factory import SharedPool, make_backend, make_llm
 from godel.llm._limits import Bandit, CircuitBreaker, RateLimiter
 from godel.llm._pool import ModelPool, ModelStats
 
@@ -44,6 +44,7 @@ __all__ = [
     "PoolError",
     "RateLimiter",
     "ResponseCache",
+    "SharedPool",
     "default_cache_dir",
     "default_gguf",
     "estimate_tokens",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from godel.config import LLMConfig, ModelConfig
-from godel.errors import LLMError
+from godel.errors import GodelError, LLMError
 from godel.llm._base import LLM
 from godel.llm._cache import ResponseCache, default_cache_dir
 from godel.llm._errors import EndpointError
 from godel.llm._pool import ModelPool
 
-__all__ = ["make_backend", "make_llm"]
+__all__ = ["SharedPool", "make_backend", "make_llm"]
 
 
 def make_backend(config: ModelConfig) -> LLM:
@@ -49,3 +52,36 @@ def make_llm(config: LLMConfig | None = None) -> ModelPool:
         )
     cache = ResponseCache(config.cache_dir or default_cache_dir()) if config.cache else None
     return ModelPool(config, members, cache=cache)
+
+
+class SharedPool:
+    """A run's one model pool, built by :func:`make_llm` on first use and handed to every part that asks a model
+    (the proposer, the guard's model-judged rules), so that they share its caps, cache, rate limits and circuit
+    breakers. Calling it returns the pool; when none can be built it raises the same :class:`GodelError` on every
+    call (the cause is remembered, not retried per proposal)."""
+
+    def __init__(
+        self, config: LLMConfig | None = None, build: Callable[[LLMConfig], ModelPool] = make_llm
+    ) -> None:
+        self.config = config or LLMConfig()
+        self._build = build
+        self._lock = threading.Lock()
+        self._pool: ModelPool | None = None
+        self._error: GodelError | None = None
+
+    @property
+    def built(self) -> ModelPool | None:
+        """The pool, if a part has asked for it yet."""
+        return self._pool
+
+    def __call__(self) -> ModelPool:
+        with self._lock:
+            if self._pool is None and self._error is None:
+                try:
+                    self._pool = self._build(self.config)
+                except GodelError as exc:
+                    self._error = exc
+            if self._error is not None:
+                raise self._error
+            assert self._pool is not None
+            return self._pool

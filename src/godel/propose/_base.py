@@ -21,6 +21,9 @@ class ProposalContext:
     # Errors from this run's recent failed proposals on the same parent (apply failures, evaluator errors),
     # fed back so a model can correct itself.
     feedback: tuple[str, ...] = ()
+    # Earlier edits that improved similar code ("strategy memory", ``proposer.strategies``): a description and a
+    # unified diff each.
+    strategies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

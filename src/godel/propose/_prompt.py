@@ -2,7 +2,8 @@
 
 A prompt holds the current program (the whole file when it fits, else only its evolvable regions), the parent's
 score, metrics and error artifacts, feedback from recent failed proposals, one or two inspirations and the edit
-instructions, trimmed to ``proposer.prompt_tokens``: inspirations go first, then feedback, then artifacts, and the
+instructions, earlier improving edits of similar code when ``proposer.strategies`` asks for them, trimmed to
+``proposer.prompt_tokens``: remembered edits go first, then inspirations, then feedback, then artifacts, and the
 code is cut last (its middle, marked as omitted).
 
 Templates are :class:`string.Template` files (``$field``); the defaults live in ``godel/propose/templates``, and
@@ -180,6 +181,7 @@ class PromptBuilder:
             if value.strip():
                 feedback_items.append(f"- {key}: {value.strip()[:_ARTIFACT_CHARS]}")
         inspirations = list(ctx.inspirations[: self.config.inspirations])
+        strategies = list(ctx.strategies[: self.config.strategies])
         fields = {
             "task": ctx.task.name,
             "path": path,
@@ -205,12 +207,17 @@ class PromptBuilder:
                 if c.score is not None
                 else f"Another version:\n```python\n{_regions_only(ctx.task, c.program)}\n```\n"
                 for c in inspirations
+            ) + "".join(
+                f"An edit that improved similar code, {head}:\n```diff\n{diff}\n```\n"
+                for head, _, diff in (st.partition("\n") for st in strategies)
             )
             return tpl.user.substitute(fields)
 
         def size() -> int:
             return estimate_tokens(system) + estimate_tokens(render())
 
+        while size() > budget and strategies:
+            strategies.pop()
         while size() > budget and inspirations:
             inspirations.pop()
         while size() > budget and len(feedback_items) > 1:

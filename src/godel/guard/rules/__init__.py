@@ -12,7 +12,9 @@ One module per family of checks; the shared types are in ``_base`` and the regis
 * ``_evaluation``: the evaluator and protected files, test tampering, removed canary or logging markers;
 * ``_patching``: monkeypatching modules and builtins, always-equal objects;
 * ``_constants``: constants copied from the evaluator's data, special-cased answers, large literal tables;
-* ``_diff``: the size of the diff.
+* ``_diff``: the size of the diff;
+* ``_judge``: a principle in plain language, judged by the run's model pool (``model_judge``; the gate asks the
+  model after the static checks passed).
 """
 
 from godel.guard.rules._base import Check, CheckFn, Context, Finding, Params, Protected
@@ -26,6 +28,14 @@ from godel.guard.rules._diff import diff_size
 from godel.guard.rules._dynamic import dynamic_code
 from godel.guard.rules._evaluation import evaluator_access, marker_removal, test_tampering
 from godel.guard.rules._files import file_access, file_write
+from godel.guard.rules._judge import (
+    Judgement,
+    JudgeParams,
+    JudgeVerdict,
+    ask,
+    model_judge,
+    parse_verdict,
+)
 from godel.guard.rules._names import forbidden_calls, forbidden_imports
 from godel.guard.rules._patching import monkeypatch
 
@@ -35,10 +45,15 @@ __all__ = [
     "CheckFn",
     "Context",
     "Finding",
+    "JudgeParams",
+    "JudgeVerdict",
+    "Judgement",
     "Params",
     "Protected",
+    "ask",
     "distinctive_constants",
     "norm_number",
+    "parse_verdict",
 ]
 
 # The registry, by check name. The order is the one the checks have always been listed in.
@@ -57,5 +72,6 @@ CHECKS: dict[str, Check] = {
         hardcoded_outputs,
         literal_tables,
         diff_size,
+        model_judge,
     )
 }

@@ -82,15 +82,18 @@ class Check:
     params_model: type[Params]
     fn: CheckFn
     summary: str
+    # A model-judged check: ``fn`` finds nothing by itself; the gate asks the run's model pool, after the static
+    # checks passed (see godel.guard.rules._judge).
+    judged: bool = False
 
 
 def check(
-    name: str, params_model: type[P], summary: str
+    name: str, params_model: type[P], summary: str, *, judged: bool = False
 ) -> Callable[[Callable[[Context, P], list[Finding]]], Check]:
     """Declare the decorated function as the check ``name``; the decorated name is bound to the :class:`Check`."""
 
     def deco(fn: Callable[[Context, P], list[Finding]]) -> Check:
-        return Check(name, params_model, fn, summary)
+        return Check(name, params_model, fn, summary, judged)
 
     return deco
 

@@ -152,9 +152,14 @@ _LOGGER_NAMES = {"logging", "logger", "log", "_log", "_logger", "LOGGER", "LOG"}
 class MarkersParams(Params):
     markers: tuple[str, ...] = Field((), description="marker substrings on top of guard.canary_markers")
     log_calls: bool = Field(True, description="treat the message of every logging call as a marker")
+    loggers: tuple[str, ...] = Field(
+        (), description="more names whose .log()/.info()... calls count as logging calls (e.g. godel_agent)"
+    )
 
 
-def _markers(src: Source, markers: tuple[str, ...], log_calls: bool) -> dict[str, int]:
+def _markers(
+    src: Source, markers: tuple[str, ...], log_calls: bool, loggers: frozenset[str] = frozenset()
+) -> dict[str, int]:
     found: dict[str, int] = {}
     for s, line in src.strings:
         if any(m in s for m in markers):
@@ -166,7 +171,7 @@ def _markers(src: Source, markers: tuple[str, ...], log_calls: bool) -> dict[str
                 isinstance(f, ast.Attribute)
                 and f.attr in _LOG_METHODS
                 and isinstance(f.value, ast.Name)
-                and f.value.id in _LOGGER_NAMES
+                and (f.value.id in _LOGGER_NAMES or f.value.id in loggers)
             ):
                 for a in call.args:
                     if isinstance(a, ast.Constant) and isinstance(a.value, str):
@@ -182,11 +187,12 @@ def marker_removal(ctx: Context, p: MarkersParams) -> list[Finding]:
     for path, psrc in ctx.parent.items():
         if not psrc.ok:
             continue
-        before = _markers(psrc, markers, p.log_calls)
+        loggers = frozenset(p.loggers)
+        before = _markers(psrc, markers, p.log_calls, loggers)
         if not before:
             continue
         csrc = ctx.child.get(path)
-        after = _markers(csrc, markers, p.log_calls) if csrc is not None and csrc.ok else {}
+        after = _markers(csrc, markers, p.log_calls, loggers) if csrc is not None and csrc.ok else {}
         for s in before:
             if s not in after:
                 out.append(Finding("marker_removal", f"removes marker {s[:60]!r}", path, before[s]))
