@@ -252,3 +252,25 @@ def test_a_bad_setting_stops_the_run_with_a_usage_error(run_suite: RunSuite) -> 
     run = run_suite({"test_n.py": NETWORK}, env={"PYTEST_SEED": "many"})
     assert run.proc.returncode == 4
     assert "PYTEST_SEED='many' is not a seed" in run.output and "Traceback" not in run.output
+
+
+SUBTESTS = """
+from unittest import TestCase
+
+class T(TestCase):
+    def test_each(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertEqual(i, 0)
+"""
+
+
+def test_a_failed_subtest_is_one_event_with_its_description(run_suite: RunSuite) -> None:
+    for args in ((), ("-n", "2")):
+        run = run_suite({"test_u.py": SUBTESTS}, *args)
+        assert run.proc.returncode == 1, run.output
+        events = run.events()
+        assert [(e["test_id"], e.get("subtest"), e["message"]) for e in events] == [
+            ("test_u.py::T::test_each", "(i=1)", "1 != 0"),
+            ("test_u.py::T::test_each", "(i=2)", "2 != 0"),
+        ]

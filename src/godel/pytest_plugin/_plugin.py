@@ -112,6 +112,7 @@ class SessionPlugin:
         self.guarded = not settings.allow_net or settings.block_loopback
         self.failures_seen = 0
         self.write_errors: list[str] = []
+        self._pending: dict[str, Any] | None = None
         if self.guarded:
             install()
             set_policy(self.policy(None))
@@ -131,6 +132,7 @@ class SessionPlugin:
         return cls(settings, worker=hasattr(config, "workerinput"))
 
     def close(self) -> None:
+        self.flush()
         self.clock.thaw()
         self.writer.close()
         if self.guarded:
@@ -147,7 +149,13 @@ class SessionPlugin:
     def record(
         self, *, test_id: str, file: str, error_class: str, message: str, stack: str, phase: str
     ) -> None:
-        event = make_event(
+        self.write(self.event(test_id=test_id, file=file, error_class=error_class, message=message,
+                              stack=stack, phase=phase))  # fmt: skip
+
+    def event(
+        self, *, test_id: str, file: str, error_class: str, message: str, stack: str, phase: str
+    ) -> dict[str, Any]:
+        return make_event(
             ts=real_time(),
             suite=self.settings.suite,
             test_id=test_id,
@@ -159,6 +167,8 @@ class SessionPlugin:
             env=self.env,
             phase=phase,
         )
+
+    def write(self, event: dict[str, Any]) -> None:
         try:
             self.writer.write(event)
         except OSError as exc:
@@ -193,6 +203,7 @@ class SessionPlugin:
         try:
             return (yield)
         finally:
+            self.flush()
             self.clock.thaw()
             if self.guarded:
                 set_policy(self.policy(None))
@@ -208,7 +219,10 @@ class SessionPlugin:
                 error_class, message = _class_name(excinfo.type), _exc_message(excinfo.value)
             else:  # a strict xpass: a failure without an exception
                 error_class, message = "XPASS(strict)", text
-            self.record(
+            # Written when the report is logged, just after, in this process: a failed subtest's report is made
+            # here as a plain one and logged as a subtest's, whose description the event then carries.
+            self.flush()
+            self._pending = self.event(
                 test_id=report.nodeid,
                 file=report.location[0],
                 error_class=error_class,
@@ -217,6 +231,12 @@ class SessionPlugin:
                 phase=report.when or "call",
             )
         return report
+
+    def flush(self) -> None:
+        """Write the event a report was made for and not logged yet (a plugin that never logs it)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.write(pending)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # Under xdist every worker collects, and the controller hears each collection error once: it records them.
@@ -233,8 +253,16 @@ class SessionPlugin:
         )  # fmt: skip
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed:
-            self.failures_seen += 1
+        if not report.failed:
+            return
+        self.failures_seen += 1
+        pending = self._pending
+        # Only this process's own report matches (an xdist controller logs its workers' reports and makes none).
+        if pending is not None and pending["test_id"] == report.nodeid and pending["phase"] == report.when:
+            describe = getattr(report, "_sub_test_description", None)
+            if callable(describe):
+                pending["subtest"] = str(describe())
+            self.flush()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for error in dict.fromkeys(self.write_errors):
