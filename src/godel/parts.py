@@ -7,15 +7,14 @@ has to know which part owns which resource.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from godel._storage import DEFAULT_STORAGE, storage_url
 from godel.archive import Archive, open_archive
-from godel.config import Config
 from godel.engine import DEFAULT_STAGE_PRECHECKS, Engine, Precheck, Worker, WorkerConfig
 from godel.errors import ConfigError, GodelError
 from godel.executor import Executor, LocalExecutor, make_executor
@@ -29,17 +28,6 @@ from godel.select import Selector, make_selector
 from godel.task import Task
 
 __all__ = ["DEFAULT_STORAGE", "Parts", "build_parts", "make_proposer", "storage_url", "worker_proposer"]
-
-DEFAULT_STORAGE = "sqlite:///godel.db"
-
-
-def storage_url(explicit: str | None = None, config: Config | None = None) -> str:
-    """``--storage``, else ``run.storage`` from the task, else ``$GODEL_STORAGE``, else ./godel.db."""
-    if explicit:
-        return explicit
-    if config is not None and config.run.storage:
-        return config.run.storage
-    return os.environ.get("GODEL_STORAGE", DEFAULT_STORAGE)
 
 
 def make_proposer(task: Task, notes: list[str], pool: SharedPool | None = None) -> Proposer:

@@ -14,9 +14,10 @@ shell's working directories, never do, and neither does a name that merely conta
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -63,6 +64,28 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     ),
 )
 
+# What each pattern's match must contain, in the same order: literals, any of which must occur in the text (the
+# lower-cased text where the pattern ignores case). The patterns start with a word boundary or an unbounded prefix,
+# so the regex engine tries them at every position (the generic key=value rule alone took ~0.7 ms per KB of a
+# prompt); a substring test rules most texts out in microseconds.
+_NEEDLES: tuple[tuple[bool, tuple[str, ...]], ...] = (
+    (False, ("sk-ant-",)),
+    (False, ("sk-",)),
+    (False, ("AKIA", "ASIA", "AGPA", "AIDA", "AROA")),
+    (False, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    (False, ("github_pat_",)),
+    (False, ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-")),
+    (False, ("AIza",)),
+    (False, ("hf_",)),
+    (False, ("PRIVATE KEY-----",)),
+    (True, ("bearer",)),
+    (True, ("token", "basic")),
+    (True, ("authorization",)),
+    (False, ("://",)),
+    (True, ("api", "key", "secret", "token", "passw", "pwd", "auth", "credential")),
+)
+assert len(_NEEDLES) == len(_PATTERNS)
+
 # Parts of an environment variable's name that say it holds a credential.
 _SECRET_PARTS = frozenset(
     {
@@ -83,7 +106,9 @@ _NOT_SECRETS = frozenset({"PWD", "OLDPWD"})  # the shell's working directories
 _LOCATION_PARTS = frozenset({"file", "path", "dir", "directory"})
 
 
+@functools.lru_cache(maxsize=1024)
 def _holds_secret(name: str) -> bool:
+    # Cached by name: the environment's names barely change, and this is asked for each of them on every redact().
     if name.upper() in _NOT_SECRETS:
         return False
     parts = re.split(r"[_\-]+", name.lower())
@@ -101,24 +126,77 @@ _SECRET_KEYS = re.compile(
 _MIN_ENV_SECRET = 8
 
 
+_env_cache: tuple[tuple[tuple[Any, Any], ...], list[str]] = ((), [])
+
+
 def _env_secrets() -> list[str]:
-    # Values read each call (cheap: tens of variables) so a key exported after import is still hidden.
-    values = [
-        v for k, v in os.environ.items() if _holds_secret(k) and len(v) >= _MIN_ENV_SECRET and MASK not in v
-    ]
-    return sorted(set(values), key=len, reverse=True)
+    # The environment is read on each call, so a key exported after import is still hidden; the secrets derived
+    # from it are recomputed only when it changed (redact runs for every event and prompt of a run).
+    global _env_cache
+    # The raw (undecoded) mapping where CPython keeps one: comparing it is ~20x cheaper than decoding every
+    # variable, and any change to the environment through os.environ changes it.
+    raw = getattr(os.environ, "_data", None)
+    items: tuple[tuple[Any, Any], ...] = tuple(raw.items() if isinstance(raw, dict) else os.environ.items())
+    seen, values = _env_cache
+    if items == seen:
+        return values
+    values = sorted(
+        {
+            v
+            for k, v in os.environ.items()
+            if _holds_secret(k) and len(v) >= _MIN_ENV_SECRET and MASK not in v
+        },
+        key=len,
+        reverse=True,
+    )
+    _env_cache = (items, values)
+    return values
+
+
+_CACHE_LIMIT = 512  # texts; a run's prompts repeat their system text, the task and the parent's program
+_MIN_CACHED = 256  # characters: shorter texts redact faster than they hash into the cache
+_cache: dict[str, str] = {}
+_cache_secrets: list[str] = []
+_cache_lock = threading.Lock()
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+    low = text.lower()
+    for (folded, needles), (pattern, repl) in zip(_NEEDLES, _PATTERNS, strict=True):
+        hay = low if folded else text
+        for needle in needles:  # a plain loop: any() with a generator costs more than the tests themselves
+            if needle in hay:
+                new = pattern.sub(repl, text)
+                if new != text:
+                    text, low = new, new.lower()
+                break
+    return text
 
 
 def redact(text: str) -> str:
     """``text`` with every secret it holds replaced by ``***`` (the key's recognisable prefix is kept)."""
+    global _cache_secrets
     if not text:
         return text
-    for value in _env_secrets():
-        if value in text:
-            text = text.replace(value, MASK)
-    for pattern, repl in _PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
+    secrets = _env_secrets()
+    if len(text) < _MIN_CACHED:
+        return _redact(text, secrets)
+    with _cache_lock:
+        if secrets is not _cache_secrets:  # the environment's secrets changed: earlier results may show one
+            _cache.clear()
+            _cache_secrets = secrets
+        hit = _cache.get(text)
+    if hit is not None:
+        return hit
+    out = _redact(text, secrets)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.pop(next(iter(_cache)))  # the oldest entry
+        _cache[text] = out
+    return out
 
 
 def redact_obj(obj: Any) -> Any:
@@ -171,6 +249,8 @@ def safe_path_component(s: str) -> str:
         cleaned = cleaned[:_MAX_COMPONENT]
         changed = True
     if changed:
+        import hashlib  # here: it loads OpenSSL, and every CLI start-up imports this module
+
         digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned}-{digest}"
     return cleaned

@@ -117,3 +117,27 @@ def test_an_agent_that_forges_the_scorers_verdict_fails_its_evaluation(
     )
     ev = bench.evaluate(agent)
     assert not ev.ok and ev.score is None and "refused (possible scorer tampering)" in str(ev.reason)
+
+
+def test_a_spent_model_budget_fails_the_evaluation_and_says_so(
+    box: Sandbox, problems: dict[str, Problem], server: FakeChatServer
+) -> None:
+    from godel.config import LLMConfig, ModelConfig
+    from godel.llm import make_llm
+
+    pool = make_llm(
+        LLMConfig(
+            models=(ModelConfig(backend="openai", model="fake-model", base_url=server.url, max_retries=0),),
+            cache=False,
+            max_tokens=400,  # a call or two, then nothing
+        )
+    )
+    bench = AgentBenchmark(
+        problems,
+        make_split(list(problems), 0.5, 0),
+        Broker(box, pool),
+        box,
+        AgentConfig(stage_sizes=(6,), stage_thresholds=()),
+    )
+    ev = bench.evaluate(SEED.program)
+    assert not ev.ok and ev.score is None and "model budget ran out" in str(ev.reason)

@@ -244,3 +244,44 @@ def test_an_upgrade_asks_before_it_writes(db_url: str, raw_engine: sa.Engine) ->
             and archive.checkpoints(rid) == []
             and archive.lease(rid) is None
         )
+
+
+def _sqlite_shape(path: Path) -> dict[str, object]:
+    """Every table's columns, indexes (with their columns), foreign keys and the stored revision, as SQLite has them."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        shape: dict[str, object] = {}
+        tables = [
+            r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
+        for t in tables:
+            indexes = sorted(
+                (row[1], row[2], row[3], con.execute(f"PRAGMA index_info('{row[1]}')").fetchall())
+                for row in con.execute(f"PRAGMA index_list('{t}')")
+            )
+            shape[t] = (
+                con.execute(f"PRAGMA table_info('{t}')").fetchall(),
+                indexes,
+                sorted(con.execute(f"PRAGMA foreign_key_list('{t}')").fetchall()),
+            )
+        shape["revision"] = con.execute("SELECT version_num FROM alembic_version").fetchall()
+        return shape
+    finally:
+        con.close()
+
+
+def test_a_fresh_sqlite_archive_is_what_the_migrations_build(tmp_path: Path) -> None:
+    # A new SQLite file is created from the table definitions (no Alembic at start); running every migration in
+    # turn must give exactly that, so upgrades from here on start from the same place.
+    fresh = tmp_path / "fresh.db"
+    open_archive(f"sqlite:///{fresh}").close()
+    migrated = tmp_path / "migrated.db"
+    engine = sa.create_engine(f"sqlite:///{migrated}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    engine.dispose()
+    assert _sqlite_shape(fresh) == _sqlite_shape(migrated)
+    with closing(open_archive(f"sqlite:///{fresh}")) as archive:  # and it opens as an archive at head
+        assert archive.create_run("r", "t", {}).id == 1

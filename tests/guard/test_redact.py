@@ -89,3 +89,36 @@ def test_safe_path_component_property(s: str) -> None:
 def test_prose_about_tokens_is_kept() -> None:
     text = "token counting, token expiration and basic arithmetic"
     assert redact(text) == text
+
+
+def _every_pattern(text: str) -> str:
+    """Redaction without the needles' shortcut: every pattern run on every text."""
+    from godel.redact import _PATTERNS
+
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [s for s, _ in SECRETS] + ["def f(x):\n    return x * 2\n", "Token", "API", "://", " "]
+        )
+        | st.text(max_size=40),
+        max_size=8,
+    )
+)
+def test_the_needles_never_change_what_is_redacted(parts: list[str]) -> None:
+    from godel.redact import _redact
+
+    text = " ".join(parts)
+    assert _redact(text, []) == _every_pattern(text)
+
+
+def test_a_cached_text_is_redacted_again_once_a_secret_is_exported(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = "opaque-credential-0987654321"
+    text = f"{'the prompt shows a program. ' * 20}and here: {value}"
+    assert value in redact(text)  # no variable holds it yet: not a secret, and cached
+    monkeypatch.setenv("GODEL_TEST_EXPORTED_TOKEN", value)
+    assert value not in redact(text)

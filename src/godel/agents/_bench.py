@@ -47,6 +47,7 @@ class ProblemResult:
     cost: float
     seconds: float
     refused: bool = False
+    budget_exhausted: bool = False  # the run's model budget ran out while the agent worked on it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,7 +156,7 @@ class AgentBenchmark:
                 )
                 stages.append(self._stage(i, batch, t0, "failed", why))
                 return self._evaluation(results, stages, started, reason=why)
-            if any(r.error and r.error.startswith("the run's model budget") for r in batch):
+            if any(r.budget_exhausted for r in batch):
                 why = "the run's model budget ran out during the evaluation"
                 stages.append(self._stage(i, batch, t0, "failed", why))
                 return self._evaluation(results, stages, started, reason=why)
@@ -211,7 +212,15 @@ class AgentBenchmark:
         calls, tokens, cost = len(run.calls), run.tokens, run.cost
         if not run.ok:
             return ProblemResult(
-                problem.task_id, False, run.error, "", calls, tokens, cost, time.monotonic() - t0
+                problem.task_id,
+                False,
+                run.error,
+                "",
+                calls,
+                tokens,
+                cost,
+                time.monotonic() - t0,
+                budget_exhausted=run.budget_exhausted,
             )
         if not isinstance(run.value, str) or not run.value.strip():
             kind = type(run.value).__name__

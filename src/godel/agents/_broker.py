@@ -214,7 +214,8 @@ class Broker:
             if len(replies) >= calls:
                 return result(None, f"{entry} asked for more than its {calls} model calls", doc.get("notes"))
             try:
-                request = self._request(need)
+                # Seeded per call, so a seeded backend (the embedded model) answers a replayed run the same way.
+                request = self._request(need, (seed * 1_000_003 + len(replies)) % (1 << 31))
             except LLMError as exc:
                 return result(
                     None, f"{entry} made a malformed model request: {exc.message}", doc.get("notes")
@@ -238,7 +239,7 @@ class Broker:
             replies.append(completion.text)
             made = [*seen, digest]
 
-    def _request(self, need: Mapping[str, Any]) -> CompletionRequest:
+    def _request(self, need: Mapping[str, Any], seed: int) -> CompletionRequest:
         raw = need.get("messages")
         if not isinstance(raw, list) or not raw:
             raise LLMError("no messages")
@@ -257,6 +258,7 @@ class Broker:
             messages=tuple(messages),
             max_tokens=max_tokens,
             temperature=min(2.0, max(0.0, temperature)),
+            seed=seed,
             stop=tuple(str(s) for s in stop)[:4] if isinstance(stop, list) else (),
         )
 

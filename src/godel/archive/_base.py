@@ -13,7 +13,12 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from godel.candidate import Candidate, Status
 from godel.errors import ArchiveError
 
+# The newest migration this godel knows; must equal the head of migrations/versions. Here, beside the types, so the
+# read path that skips SQLAlchemy (:mod:`godel.archive._quick`) can check an archive's revision too.
+HEAD_REVISION = "0004"
+
 __all__ = [
+    "HEAD_REVISION",
     "Archive",
     "CandidateRow",
     "Checkpoint",

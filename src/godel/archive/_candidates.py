@@ -119,8 +119,12 @@ class CandidateStore(SQLConnection):
         values = self._encode(cand, cand.updated_at)
         for key in ("run_id", "iteration", "parent_id", "generation", "digest", "code", "created_at"):
             del values[key]
+        # Plain SQL through the driver (every candidate is updated once it is evaluated; the Core update's build
+        # and compile was most of its cost). The values are already what the columns hold: text, bytes, numbers.
+        m = self._mark
+        sql = f"UPDATE candidates SET {', '.join(f'{k} = {m}' for k in values)} WHERE id = {m}"
         with self._write("updating a candidate") as conn:
-            n = conn.execute(sa.update(C).where(C.c.id == cand.id).values(values)).rowcount
+            n = conn.exec_driver_sql(sql, (*values.values(), cand.id)).rowcount
         if n == 0:
             raise UnknownCandidate(
                 f"no candidate with id {cand.id} in the archive", hint="add it with add_candidate first"

@@ -16,7 +16,6 @@ from godel.archive._chain import GENESIS, canonical_json, event_hash
 from godel.archive._connection import SQLConnection
 from godel.archive._schema import checkpoints as K
 from godel.archive._schema import events as E
-from godel.archive._schema import runs as R
 from godel.errors import ArchiveError, UnknownRun
 
 __all__ = ["EventStore"]
@@ -35,34 +34,33 @@ class EventStore(SQLConnection):
                 f"payload of event {kind!r} is not JSON-serialisable: {exc}",
                 hint="events hold only str/int/float/bool/None, lists and dicts with string keys",
             ) from exc
+        m = self._mark
         with self._write("appending an event") as conn:
+            # Plain SQL through the driver: an event is appended three times per candidate, and building and
+            # compiling the Core statements was most of its cost (~0.8 ms of CPU an event, now ~0.2).
             # Serialises appends to one run: a row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already did.
-            # FOR NO KEY UPDATE (key_share) still excludes other appenders but not candidate inserts, whose
-            # foreign-key checks only take KEY SHARE on the run row.
-            lock = sa.select(R.c.id).where(R.c.id == run_id).with_for_update(key_share=True)
-            if conn.execute(lock).first() is None:
+            # FOR NO KEY UPDATE still excludes other appenders but not candidate inserts, whose foreign-key checks
+            # only take KEY SHARE on the run row.
+            lock = "" if self.is_sqlite else " FOR NO KEY UPDATE"
+            if conn.exec_driver_sql(f"SELECT id FROM runs WHERE id = {m}{lock}", (run_id,)).first() is None:
                 raise UnknownRun(
                     f"no run with id {run_id} in the archive", hint="`godel status --json` lists the runs"
                 )
-            last = conn.execute(
-                sa.select(E.c.seq, E.c.hash).where(E.c.run_id == run_id).order_by(E.c.seq.desc()).limit(1)
+            last = conn.exec_driver_sql(
+                f"SELECT seq, hash FROM events WHERE run_id = {m} ORDER BY seq DESC LIMIT 1", (run_id,)
             ).first()
-            seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
+            seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
             created_at = time.time()
             digest = event_hash(prev, run_id, seq, kind, actor, data, created_at)
-            eid = conn.execute(
-                sa.insert(E).returning(E.c.id),
-                {
-                    "run_id": run_id,
-                    "seq": seq,
-                    "kind": kind,
-                    "actor": actor,
-                    "payload": text,
-                    "created_at": created_at,
-                    "prev_hash": prev,
-                    "hash": digest,
-                },
-            ).scalar_one()
+            insert = (
+                "INSERT INTO events (run_id, seq, kind, actor, payload, created_at, prev_hash, hash) "
+                f"VALUES ({', '.join([m] * 8)})"
+            )
+            values = (run_id, seq, kind, actor, text, created_at, prev, digest)
+            if self.is_sqlite:
+                eid = conn.exec_driver_sql(insert, values).lastrowid
+            else:
+                eid = conn.exec_driver_sql(insert + " RETURNING id", values).scalar_one()
         return Event(eid, run_id, seq, kind, actor, data, created_at, prev, digest)
 
     def events(self, run_id: int, since_seq: int = 0, limit: int | None = None) -> list[Event]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from godel.archive._base import HEAD_REVISION
+
 __all__ = ["HEAD_REVISION", "candidates", "checkpoints", "events", "leases", "metadata", "runs"]
 
-# The newest migration this godel knows; must equal the head of migrations/versions.
-HEAD_REVISION = "0004"
 
 metadata = sa.MetaData()
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from godel.archive import Archive, RunInfo, open_archive
-from godel.candidate import Candidate
+from godel._storage import storage_url
 from godel.errors import ArchiveError, UnknownCandidate
-from godel.parts import storage_url
 from godel.redact import redact_obj
+
+# The archive (SQLAlchemy) is imported when a command opens one, not when the CLI starts: `godel --help` never does.
+if TYPE_CHECKING:
+    from godel.archive import Archive, RunInfo
+    from godel.candidate import Candidate
 
 __all__ = [
     "JsonOpt",
@@ -57,6 +60,8 @@ def pick_run(archive: Archive, run: str | None) -> RunInfo:
 
 def open_existing(storage: str | None) -> Archive:
     """The archive a read command looks at; a SQLite file that does not exist is an error, not a new archive."""
+    from godel.archive import open_archive
+
     url = storage_url(storage)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         path = Path(url.removeprefix("sqlite:///"))

@@ -9,13 +9,15 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from godel.archive import Archive
 from godel.cli._common import pick_run
-from godel.telemetry import ServeError
+
+# Imported where used, not when the commands are registered (every invocation of the CLI registers them).
+if TYPE_CHECKING:
+    from godel.archive import Archive
 
 __all__ = ["check_port", "register"]
 
@@ -35,6 +37,8 @@ def _is_loopback(host: str) -> bool:
 
 def check_port(host: str, port: int) -> None:
     """Raise :class:`ServeError` naming the fix when ``host:port`` cannot be bound (in use, bad address)."""
+    from godel.telemetry import ServeError
+
     if not 0 <= port <= 65535:
         raise ServeError(f"port {port} is out of range", hint="pick a port between 1024 and 65535")
     try:
@@ -79,6 +83,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         Read-only unless --allow-approve is given with a --token; listens on 127.0.0.1 unless --host says otherwise.
         It can watch a run another process is writing.
         """
+        from godel.telemetry import ServeError
+
         try:
             import uvicorn
 

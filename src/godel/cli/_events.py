@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from godel.archive import Archive
 from godel.cli._common import pick_run
-from godel.telemetry import TelemetryError, event_line, event_record, follow_events, iter_events
+
+# Imported by the command, not when it is registered (every invocation of the CLI registers it).
+if TYPE_CHECKING:
+    from godel.archive import Archive
 
 __all__ = ["register"]
 
@@ -43,6 +45,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         These are the archive's hash-chained records, secrets masked. With --follow, new events another process
         appends are printed as they arrive.
         """
+        from godel.telemetry import TelemetryError, event_line, event_record, follow_events, iter_events
+
         if interval <= 0:
             raise TelemetryError(f"--interval must be positive, got {interval}", hint="e.g. --interval 0.5")
         archive = open_archive_fn(storage)

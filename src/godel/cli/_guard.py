@@ -14,34 +14,13 @@ import typer
 
 from godel.cli._common import emit_json, pick_run
 from godel.errors import GuardError
-from godel.guard import (
-    KEY_ENV,
-    KEY_FILE_ENV,
-    AuditKey,
-    AuditKeyCreated,
-    PublicKey,
-    TrailLog,
-    TrailReport,
-    approve,
-    checkpoint,
-    default_key_path,
-    export_checkpoints,
-    export_jsonl,
-    find_audit_key,
-    list_queue,
-    load_audit_key,
-    load_constitution,
-    load_public_key,
-    read_log,
-    reject,
-    sign_constitution,
-    verify_log,
-    verify_trail,
-)
 from godel.redact import redact
 
+# The guard (its keys need cryptography) is imported by the commands that use it: every invocation of the CLI
+# registers these commands, `godel --help` too.
 if TYPE_CHECKING:
     from godel.archive import Archive
+    from godel.guard import AuditKey, PublicKey, TrailLog, TrailReport
 
 __all__ = ["register", "report_trail", "trusted_keys"]
 
@@ -66,6 +45,8 @@ CheckpointLogOpt = Annotated[
 
 def _signing_key() -> AuditKey:
     """This machine's audit key; when it is created now, say where it is kept (on stderr, once)."""
+    from godel.guard import AuditKeyCreated, load_audit_key
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AuditKeyCreated)
         key = load_audit_key()
@@ -79,6 +60,8 @@ def _signing_key() -> AuditKey:
 
 def trusted_keys(paths: list[Path] | None) -> list[PublicKey]:
     """The public keys signatures are checked with: those given, else this machine's audit key (never created)."""
+    from godel.guard import KEY_ENV, KEY_FILE_ENV, default_key_path, find_audit_key, load_public_key
+
     if paths:
         return [load_public_key(p) for p in paths]
     local = find_audit_key()
@@ -144,6 +127,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         diff: Annotated[bool, typer.Option("--diff/--no-diff", help="show each diff")] = True,
     ) -> None:
         """List candidates waiting for a human: supervised operations and flagged winners, with diff and reasons."""
+        from godel.guard import list_queue
+
         archive = open_archive_fn(storage)
         try:
             r = pick_run(archive, run)
@@ -179,6 +164,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         as_json: JsonOpt = False,
     ) -> None:
         """Approve a supervised candidate (it will be evaluated) or clear a flagged one (it may become best)."""
+        from godel.guard import approve, checkpoint
+
         archive = open_archive_fn(storage)
         try:
             c = approve(archive, _cid(candidate), _actor(actor))
@@ -200,6 +187,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         as_json: JsonOpt = False,
     ) -> None:
         """Reject a supervised or flagged candidate."""
+        from godel.guard import checkpoint, reject
+
         archive = open_archive_fn(storage)
         try:
             c = reject(archive, _cid(candidate), why, _actor(actor))
@@ -235,6 +224,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
 
         Exit code 3 when anything was cut, appended, forged, rewritten or edited; the report names what and where.
         """
+        from godel.guard import read_log, verify_log, verify_trail
+
         keys = trusted_keys(public_key)
         witness = read_log(checkpoints).checkpoints if checkpoints is not None else []
         if log is not None:
@@ -269,6 +260,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
 
         It verifies on another machine with `godel audit verify --log FILE --public-key KEY`.
         """
+        from godel.guard import export_checkpoints, export_jsonl, read_log
+
         archive = open_archive_fn(storage)
         try:
             rid = pick_run(archive, run).id if run is not None else None
@@ -306,6 +299,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         For a run written by an older godel, or events added since its last checkpoint. A run whose chain no
         longer links up is refused: a broken trail is never signed.
         """
+        from godel.guard import checkpoint
+
         key = _signing_key()
         archive = open_archive_fn(storage)
         try:
@@ -365,6 +360,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
         as_json: JsonOpt = False,
     ) -> None:
         """Validate a constitution and print its SHA-256."""
+        from godel.guard import load_constitution
+
         loaded = load_constitution(path)
         c = loaded.constitution
         doc = {
@@ -394,6 +391,8 @@ def register(app: typer.Typer, open_archive_fn: Callable[[str | None], Archive])
     ) -> None:
         """Write PATH.sig, an HMAC-SHA256 of the file with the key in $GODEL_CONSTITUTION_KEY."""
         import os
+
+        from godel.guard import load_constitution, sign_constitution
 
         key = os.environ.get(key_env)
         if not key:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from godel.candidate import Status, unified_diff
+from godel._storage import storage_url
 from godel.cli._app import app
 from godel.cli._common import (
     JsonOpt,
@@ -22,11 +22,11 @@ from godel.cli._common import (
     out,
     pick_run,
 )
-from godel.cli._guard import report_trail, trusted_keys
 from godel.errors import GodelError, UsageError
-from godel.guard import check_archive, read_log
-from godel.noise import Noise
 from godel.redact import redact
+
+# The candidate model, the guard and the archive are imported inside the commands: every invocation of the CLI
+# (`godel --help` too) loads this module.
 
 __all__ = ["archive_doctor"]
 
@@ -42,6 +42,17 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Runs in the archive and the state of one (counts, best score, recent failures, warm start, tiers)."""
+    if as_json and not tiers:
+        # What a poller asks for, answered from a SQLite file without loading the archive (see quick_status);
+        # None when only the full archive can (another database, an older schema, an error to word).
+        from godel.archive import quick_status
+
+        quick = quick_status(storage_url(storage), run)
+        if quick is not None:
+            emit_json(quick)
+            return
+    from godel.candidate import Status
+
     archive = open_existing(storage)
     try:
         info = pick_run(archive, run)
@@ -49,9 +60,13 @@ def status(
         counts = dict(totals.counts)
         best = archive.best(info.id)
         seed = archive.candidates(info.id, limit=1)
+        # Only the last five failures are decoded (the counts say how many there are): a long run has thousands.
+        failed = counts.get(Status.FAILED.value, 0) + counts.get(Status.REJECTED.value, 0)
         failures = [
             {"id": c.id, "iteration": c.iteration, "stage": c.failure_stage, "reason": c.reason}
-            for c in archive.candidates(info.id, status=[Status.FAILED, Status.REJECTED])[-5:]
+            for c in archive.candidates(
+                info.id, status=[Status.FAILED, Status.REJECTED], limit=5, offset=max(0, failed - 5)
+            )
         ]
         doc: dict[str, Any] = {
             "storage": archive.url,
@@ -95,6 +110,8 @@ def status(
         + (f" (candidate {best.id})" if best else "")
     )
     if isinstance(doc["noise"], dict):
+        from godel.noise import Noise
+
         out.print(f"  evaluator noise: {Noise.from_dict(doc['noise']).describe()}")
     warm = doc["warm_start"]
     if isinstance(warm, dict):
@@ -126,6 +143,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """The candidates of a run, latest last: id, iteration, status, score, proposer and why it failed."""
+    from godel.candidate import Status
+
     wanted: Status | None = None
     if status is not None:
         try:
@@ -216,6 +235,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One candidate: code, diff against its parent, metrics, verdict, errors."""
+    from godel.candidate import unified_diff
+
     archive = open_existing(storage)
     try:
         cand = get_candidate(archive, candidate_id, storage)
@@ -284,6 +305,9 @@ def archive_doctor(
     """``godel doctor --archive URL``: the full check of an archive. SQLite's ``integrity_check`` (every page and
     index) or a read-through of every PostgreSQL table, then the audit trail of every run (chains, signed
     checkpoints, candidate rows against their events). Exit code 3 when either finds a problem."""
+    from godel.cli._guard import report_trail, trusted_keys
+    from godel.guard import check_archive, read_log
+
     keys = trusted_keys(public_keys)
     witness = read_log(checkpoints).checkpoints if checkpoints is not None else []
     archive = open_existing(storage)

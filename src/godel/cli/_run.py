@@ -7,22 +7,26 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.live import Live
-from rich.text import Text
 
-from godel.candidate import Program
 from godel.cli._app import app
 from godel.cli._common import JsonOpt, StorageOpt, candidate_doc, emit_json, err, fmt, out, pick_run
-from godel.engine import Engine, WorkerConfig
 from godel.errors import GodelError, UnknownRun, UsageError
-from godel.noise import Noise
-from godel.parts import Parts, build_parts, storage_url
-from godel.progress import Progress, RunSummary
 from godel.redact import redact
-from godel.task import Task, load_task
+
+# The engine, the parts and the task loader are imported by the commands that run, not here: `godel --help` and
+# the read commands load this module too, and these imports are most of a second.
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.text import Text
+
+    from godel.candidate import Program
+    from godel.engine import Engine
+    from godel.parts import Parts
+    from godel.progress import Progress, RunSummary
+    from godel.task import Task
 
 __all__: list[str] = []
 
@@ -104,6 +108,8 @@ class _Display:
         if self.quiet:
             return self
         if err.is_terminal:
+            from rich.live import Live
+
             self.live = Live(self._render(None), console=err, refresh_per_second=4, transient=False)
             self.live.__enter__()
         else:
@@ -117,6 +123,8 @@ class _Display:
             self._plain("; ".join(_progress_lines(self._latest, 10_000)[:2]))
 
     def _render(self, p: Progress | None) -> Text:
+        from rich.text import Text
+
         if p is None:
             return Text("godel: evaluating the seed program (and measuring the evaluator's noise)...")
         width = max(40, err.size.width - 1)
@@ -224,6 +232,9 @@ def evolve(
     as_json: JsonOpt = False,
 ) -> None:
     """Evolve the task's program: select, propose, guard, evaluate in the sandbox, archive — until a budget ends."""
+    from godel.parts import storage_url
+    from godel.task import load_task
+
     task = load_task(
         task_dir,
         set_ or (),
@@ -314,6 +325,10 @@ def worker(
     as_json: JsonOpt = False,
 ) -> None:
     """Work on a run together with other workers sharing the archive (PostgreSQL for several machines)."""
+    from godel.engine import WorkerConfig
+    from godel.parts import storage_url
+    from godel.task import load_task
+
     task = load_task(
         task_dir, set_ or (), _overrides(iterations, None, parallel, proposer, None, sandbox, allow_unsafe)
     )
@@ -337,6 +352,8 @@ def _built(
 
         parts = evolve_parts(task, agent, storage, executor=executor, ray_address=ray_address)
     else:
+        from godel.parts import build_parts
+
         parts = build_parts(task, storage, executor=executor, ray_address=ray_address)
     for note in parts.notes:
         err.print(f"[yellow]note:[/] {note}")
@@ -367,6 +384,8 @@ def _print_summary(summary: RunSummary, as_json: bool, url: str) -> None:
         f"({max(0, failed_evaluation)} of those failed evaluation); {p.evals_per_second:.1f} evaluations/s"
     )
     if summary.noise:
+        from godel.noise import Noise
+
         out.print(f"evaluator noise: {Noise.from_dict(summary.noise).describe()}")
     out.print(f"see: godel best --storage {url}   godel status --storage {url}")
 
@@ -385,6 +404,9 @@ def try_(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate given programs as children of the seed through the full pipeline and print their results."""
+    from godel.parts import build_parts
+    from godel.task import load_task
+
     task = load_task(task_dir, set_ or (), _overrides(None, None, None, None, None, sandbox, allow_unsafe))
     programs: list[tuple[str, Program]] = []
     for f in files:

@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from godel.config import SandboxConfig
 from godel.errors import GodelError
 
-# Only the package's public names: these commands belong with the CLI, above the sandbox, and can move there as is.
-from godel.sandbox import Job, Limits, bench, format_bench, make_sandbox, probe
+# Only the sandbox package's public names (these commands belong with the CLI, above the sandbox, and can move there
+# as is), imported inside the commands: every invocation of the CLI registers them, `godel --help` too.
 
 __all__ = ["register"]
 
@@ -40,6 +39,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Run FILE in the sandbox and print the result document (which limit, if any, ended it)."""
+        from godel.config import SandboxConfig
+        from godel.sandbox import Job, Limits, make_sandbox
+
         if backend not in _BACKENDS:
             raise GodelError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(_BACKENDS)}")
         try:
@@ -83,6 +85,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Start-to-result overhead p50/p90 and evaluations/s per backend, on a trivial job."""
+        from godel.sandbox import bench, format_bench
+
         rows = bench([b.strip() for b in backends.split(",") if b.strip()], n, slots=slots)
         if as_json:
             _json({"backends": rows})
@@ -110,6 +114,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Which isolation features this machine offers and which backend/level godel will use; with ``--archive``,
         whether an archive is intact (exit 3 when it is not)."""
+        from godel.sandbox import probe
+
         if archive is not None:
             from godel.cli._read import archive_doctor
 
