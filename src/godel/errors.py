@@ -15,6 +15,7 @@ __all__ = [
     "GodelError",
     "GuardError",
     "LLMError",
+    "NetworkBlocked",
     "ProposalError",
     "SandboxError",
     "SelectionError",
@@ -113,3 +114,11 @@ class GuardError(GodelError):
 
 class BudgetExhausted(GodelError):
     """A budget (iterations, wall time, tokens, cost) ran out; not an error for the run as a whole."""
+
+
+class NetworkBlocked(GodelError, OSError):
+    """godel's pytest plugin refused a connection a test tried to make; the hint says how to allow it.
+
+    An ``OSError`` as well, so code that handles an unreachable network (a library wrapping it in its own
+    connection error, Ray falling back to 127.0.0.1) handles a refusal the same way.
+    """

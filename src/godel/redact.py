@@ -47,8 +47,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         ),
         lambda m: m.group(1) + (m.group(2) + " " if m.group(2) else "") + MASK,
     ),
-    # scheme://user:password@host
-    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^:/\s@]*:)([^@\s/]+)(@)"), r"\1" + MASK + r"\3"),
+    # scheme://user:password@host; the scheme is matched from the start of its run of letters only, so a long
+    # token (a base64 blob in a traceback) is scanned once, not once per character
+    (
+        re.compile(r"(?<![a-zA-Z0-9+.\-])([a-zA-Z][a-zA-Z0-9+.\-]*://[^:/\s@]*:)([^@\s/]+)(@)"),
+        r"\1" + MASK + r"\3",
+    ),
     # api_key=..., "password": "...", SECRET_TOKEN: ..., aws_secret_access_key = ... (but not PWD=/a/path)
     (
         re.compile(

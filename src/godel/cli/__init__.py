@@ -6,7 +6,8 @@ infrastructure was down, 2 a user error (bad task, configuration, argument), 3 a
 interrupted.
 
 The commands live in the modules of this package (``_run``: init/evolve/worker/try; ``_read``: status/best/show/
-lineage; ``_guard``, ``_events``, ``_dashboard``: the guard's, the event stream's and the dashboard's); building a
+lineage; ``_guard``, ``_events``, ``_dashboard``: the guard's, the event stream's and the dashboard's; ``_tests``:
+``godel tests``, over the pytest plugin's records); building a
 run's parts is :mod:`godel.parts`' job, never a command's.
 """
 
@@ -21,7 +22,14 @@ __all__ = ["app", "main"]
 # Imported by main(), not here: the console script imports this package first, and a Ctrl-C that lands while the
 # commands load must still end with exit code 130 and one line, not a traceback.
 _COMMAND_MODULES = ("_run", "_agent", "_read")  # in this order: the run commands come first in --help
-_EXTENSIONS = ("_guard", "_sandbox", "_events", "_dashboard")  # register(app[, open_archive]) functions
+_EXTENSIONS = (
+    "_guard",
+    "_sandbox",
+    "_events",
+    "_dashboard",
+    "_tests",
+)  # register(app[, open_archive]) functions
+_NO_ARCHIVE = frozenset({"_sandbox", "_tests"})  # their commands never open an archive
 
 
 _loaded: list[Any] = []
@@ -38,7 +46,7 @@ def _load() -> Any:
         importlib.import_module(f"godel.cli.{name}")
     for name in _EXTENSIONS:
         register = importlib.import_module(f"godel.cli.{name}").register
-        if name == "_sandbox":
+        if name in _NO_ARCHIVE:
             register(app)
         else:
             register(app, open_existing)
