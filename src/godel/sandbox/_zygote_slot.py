@@ -83,6 +83,9 @@ def _init_children(pid: int) -> list[bytes]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
             return fh.read().split()
+    except ProcessLookupError:
+        # It ended between the caller's look and this read (ESRCH): so has everything in its namespace.
+        return []
     except FileNotFoundError:
         # Ended (so has everything in its namespace), or a kernel without the file: then assume the worst.
         return [b"unknown"] if os.path.exists(f"/proc/{pid}") else []
