@@ -83,6 +83,7 @@ def _arm(name: str, args: argparse.Namespace, problems: Any, tmp: Path, pool: An
             dev = cand.score if cand is not None else None
             evaluations = len(parts.archive.candidates(summary.run_id, status=Status.OK))
         run_seconds = time.monotonic() - started
+        bench.seed = args.seed  # every arm's held-out score is drawn with the same sampling seeds
         ids = list(bench.split.test[: args.test_problems] if args.test_problems else bench.split.test)
         seed_report = bench.report(task.program, ids, label="held-out seed") if name == "dgm" else None
         rep = bench.report(best_program, ids, label=f"held-out {name}")

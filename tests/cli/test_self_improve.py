@@ -117,3 +117,15 @@ def test_bad_agent_settings_fail_at_start_in_one_line(tmp_path: Path, model: Fak
     assert "agent.stage_sizes" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     missing = run("self-improve", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_worker_joins_a_self_improvement_run(tmp_path: Path, model: FakeChatServer) -> None:
+    agent = agent_dir(tmp_path, model.url)
+    db = tmp_path / "w.db"
+    first = run("self-improve", str(agent), "--iterations", "2", "--storage", f"sqlite:///{db}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    joined = run("worker", str(agent), "--self-improve", "--iterations", "4", "--storage", f"sqlite:///{db}",
+                 cwd=tmp_path)  # fmt: skip
+    assert joined.returncode == 0, joined.stderr
+    cands = history(db)
+    assert len(cands) == 5 and all(c[1] in ("ok", "failed", "rejected") for c in cands)

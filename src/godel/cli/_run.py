@@ -322,6 +322,10 @@ def worker(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a config key: section.key=value")
     ] = None,
+    self_improve: Annotated[
+        bool,
+        typer.Option("--self-improve", help="TASK is an agent folder: join a `godel self-improve` run"),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Work on a run together with other workers sharing the archive (PostgreSQL for several machines)."""
@@ -329,10 +333,17 @@ def worker(
     from godel.parts import storage_url
     from godel.task import load_task
 
-    task = load_task(
-        task_dir, set_ or (), _overrides(iterations, None, parallel, proposer, None, sandbox, allow_unsafe)
-    )
-    parts = _built(task, storage, executor, ray_address)
+    extra = _overrides(iterations, None, parallel, proposer, None, sandbox, allow_unsafe)
+    if self_improve:
+        from godel.agents import agent_parts, load_agent
+
+        task = load_agent(task_dir, set_ or (), extra)
+        parts = agent_parts(task, storage)
+        for note in parts.notes:
+            err.print(f"[yellow]note:[/] {note}")
+    else:
+        task = load_task(task_dir, set_ or (), extra)
+        parts = _built(task, storage, executor, ray_address)
     with parts:
         runner = parts.worker(WorkerConfig(worker_id=worker_id or "", stale_after=stale_after))
         try:
