@@ -94,13 +94,14 @@ def load_agent(
     )
 
 
-def _entry_points(source: str) -> str | None:
+def _entry_points(source: str, required: Sequence[str] = ("solve", "improve")) -> str | None:
+    """What keeps ``source`` from defining the ``required`` top-level functions (None: nothing)."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return f"line {exc.lineno}: {exc.msg}"
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    missing = [n for n in ("solve", "improve") if n not in names]
+    missing = [n for n in required if n not in names]
     return f"missing {', '.join(missing)}" if missing else None
 
 
@@ -148,28 +149,15 @@ def agent_parts(
     """The parts of a self-improvement run of ``task`` (from :func:`load_agent`)."""
     problems = dict(problems if problems is not None else load_problems())
     split = run_split(task, problems)
-    box = sandbox or FabricSandbox(
-        make_sandbox(task.config.sandbox, slots=max(2, task.config.run.parallel)), 2
-    )
+    slots = max(2, task.config.run.parallel)  # one for the agent's steps, one for scoring its answers
+    box = sandbox or FabricSandbox(make_sandbox(task.config.sandbox, slots=slots), slots)
     try:
         models = pool if pool is not None else make_llm(task.config.llm)
     except BaseException:
         box.close()
         raise
     cfg = task.config.agent
-    sb = task.config.sandbox
-    broker = Broker(
-        box,
-        models,
-        limits=Limits(
-            wall_seconds=cfg.solve_seconds,
-            memory_mb=sb.memory_mb,
-            max_processes=sb.max_processes,
-            output_bytes=sb.output_bytes,
-            disk_mb=sb.disk_mb,
-        ),
-        max_tokens=cfg.max_tokens,
-    )
+    broker = _broker(task, box, models, cfg.max_tokens)
     bench = AgentBenchmark(problems, split, broker, box, cfg, seed=task.config.run.seed)
     parts = build_parts(task, storage, sandbox=box, proposals=False)
     # The local executor build_parts made is replaced (it holds nothing but the sandbox, which the benchmark
@@ -181,6 +169,19 @@ def agent_parts(
         f"HumanEval split (seed {split.seed}): {len(split.dev)} development problems, {len(split.test)} held out"
     )
     return parts
+
+
+def _broker(task: Task, sandbox: Sandbox, pool: Pool, max_tokens: int) -> Broker:
+    """A broker running the agent's steps with the task's sandbox limits and ``agent.solve_seconds`` a step."""
+    sb = task.config.sandbox
+    limits = Limits(
+        wall_seconds=task.config.agent.solve_seconds,
+        memory_mb=sb.memory_mb,
+        max_processes=sb.max_processes,
+        output_bytes=sb.output_bytes,
+        disk_mb=sb.disk_mb,
+    )
+    return Broker(sandbox, pool, limits=limits, max_tokens=max_tokens)
 
 
 def _proposer(task: Task, broker: Broker, problems: Mapping[str, Problem]) -> Proposer:
@@ -207,7 +208,7 @@ def evolve_parts(
     self-improvement result, say): the agent's ``edit`` entry point writes every child, through the broker, with the
     task's model pool and sandbox."""
     agent = load_agent(agent_dir)
-    if "def edit(" not in agent.program.files["agent.py"]:
+    if _entry_points(agent.program.files["agent.py"], ("edit",)) is not None:
         raise TaskError(
             f"the agent in {agent_dir} has no edit(context) entry point",
             hint="only agents that can edit another program can propose for `godel evolve` (godel's seed can)",
@@ -219,19 +220,7 @@ def evolve_parts(
         parts.close()
         raise
     cfg = task.config.agent
-    sb = task.config.sandbox
-    broker = Broker(
-        parts.sandbox,
-        models,
-        limits=Limits(
-            wall_seconds=cfg.solve_seconds,
-            memory_mb=sb.memory_mb,
-            max_processes=sb.max_processes,
-            output_bytes=sb.output_bytes,
-            disk_mb=sb.disk_mb,
-        ),
-        max_tokens=max(cfg.max_tokens, 2048),
-    )
+    broker = _broker(task, parts.sandbox, models, max(cfg.max_tokens, 2048))
     parts.proposer = ProgramAgentProposer(broker, agent.program, calls=cfg.improve_calls)
     parts.notes.append(f"proposals by the agent in {agent.root} (its edit entry point, brokered)")
     return parts

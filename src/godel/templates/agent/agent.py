@@ -46,10 +46,15 @@ code block."""
 
 
 # -- reading the model's reply -----------------------------------------------------------------------------------
+def code_blocks(reply):
+    """The fenced Python blocks of a reply, in order."""
+    return re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S)
+
+
 def extract_code(reply, prompt, entry_point):
     """The function the reply defines: a fenced block if there is one, else the reply; a bare body is appended to
     the prompt."""
-    blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S)
+    blocks = code_blocks(reply)
     if not blocks and "```" in reply:
         blocks = [reply.split("```", 2)[1].split("\n", 1)[-1]]
     candidates = blocks or [reply]
@@ -225,7 +230,7 @@ def improve(context):
     m = re.search(r"DIAGNOSIS:\s*(.+)", reply)
     if m:
         diagnosis = m.group(1).strip()[:300]
-    for block in re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S):
+    for block in code_blocks(reply):
         if _usable_agent(block) and block.strip() != source.strip():
             godel_agent.log("improve", how="model rewrite")  # godel:marker
             return {"diagnosis": diagnosis or "rewrote the agent", "files": {"agent.py": block}}
@@ -334,7 +339,7 @@ def edit(context):
             )
         except godel_agent.BudgetExhausted:
             break
-        for block in re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, re.S):
+        for block in code_blocks(reply):
             if _parses(block) and block.strip() != code.strip():
                 godel_agent.log("edit", sample=k)  # godel:marker
                 return {"diagnosis": "sample %d" % k, "files": {path: block}}
