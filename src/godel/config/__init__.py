@@ -27,6 +27,7 @@ from godel.config._run import (
     noise_samples,
 )
 from godel.config._sandbox import SandboxConfig
+from godel.config._tests import TestsConfig
 
 __all__ = [
     "CONFIG_NAMES",
@@ -43,6 +44,7 @@ __all__ = [
     "SelectorConfig",
     "Strict",
     "TaskConfig",
+    "TestsConfig",
     "apply_overrides",
     "find_config_file",
     "load_config",

@@ -13,6 +13,7 @@ from godel.config._learn import LearnConfig
 from godel.config._llm import LLMConfig
 from godel.config._model import Strict
 from godel.config._sandbox import SandboxConfig
+from godel.config._tests import TestsConfig
 
 __all__ = [
     "Config",
@@ -205,6 +206,7 @@ class Config(Strict):
     guard: GuardConfig = GuardConfig()
     agent: AgentConfig = AgentConfig()
     learn: LearnConfig = LearnConfig()
+    tests: TestsConfig = TestsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:
