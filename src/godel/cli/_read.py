@@ -205,7 +205,11 @@ def best(
         archive.close()
     if cand is None:
         raise GodelError(f"run {info.name} has no successfully evaluated candidate yet")
-    if out_file is not None:
+    patch = _patch_files(cand)
+    if out_file is not None and patch is not None:
+        # A test-evolution run: the result is a patch on the user's tree, only the files it changed.
+        _write_patch(cand, patch, out_file, archive_url=info.name)
+    elif out_file is not None:
         if len(cand.program.files) == 1:
             out_file.write_text(next(iter(cand.program.files.values())))
         else:
@@ -221,11 +225,45 @@ def best(
     )
     out.print("  " + ", ".join(f"{k}={v:.6g}" for k, v in cand.metrics.items()))
     if out_file is not None:
-        out.print(f"written to {out_file}")
+        out.print(f"written to {out_file}" + (f" ({len(patch)} changed file(s) and changes.patch)" if patch else ""))
     else:
         for rel, text in cand.program.files.items():
             out.print(f"[dim]--- {rel}[/]")
             out.print(text, markup=False, highlight=False)
+
+
+def _patch_files(cand: Any) -> list[str] | None:
+    """The files a test-evolution candidate changed against the user's tree (None: another kind of run)."""
+    import json
+
+    raw = cand.artifacts.get("changed_files")
+    if raw is None or "gates" not in cand.artifacts:
+        return None
+    files = json.loads(raw)
+    return [str(f) for f in files] if isinstance(files, list) else None
+
+
+def _write_patch(cand: Any, paths: list[str], target: Path, archive_url: str) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for rel in paths:
+        if rel in cand.program.files:
+            dest = target / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(cand.program.files[rel])
+    (target / "changes.patch").write_text(cand.diff or "")
+
+
+def _print_gates(raw: str) -> None:
+    import json
+
+    try:
+        gates = json.loads(raw)
+    except ValueError:
+        out.print(redact(raw), markup=False, highlight=False)
+        return
+    for g in gates if isinstance(gates, list) else []:
+        mark = "pass" if g.get("passed") else "FAIL"
+        out.print(redact(f"  {mark:<4} {g.get('name')}: {g.get('measured')}"), markup=False, highlight=False)
 
 
 @app.command()
@@ -266,6 +304,9 @@ def show(
         out.print(f"flags: {', '.join(cand.flags)}")
     for key, text in cand.artifacts.items():
         out.print(f"[dim]--- artifact {key}[/]")
+        if key == "gates":
+            _print_gates(text)
+            continue
         out.print(redact(text), markup=False, highlight=False)
     out.print("[dim]--- diff against parent[/]")
     out.print(diff or "(no change)", markup=False, highlight=False)

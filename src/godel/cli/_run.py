@@ -176,7 +176,9 @@ def evolve(
     task_dir: Annotated[Path, typer.Argument(metavar="TASK", help="task folder")],
     storage: StorageOpt = None,
     iterations: Annotated[int | None, typer.Option(help="proposals after the seed")] = None,
-    proposer: Annotated[str | None, typer.Option(help="llm | mutate | mix")] = None,
+    proposer: Annotated[
+        str | None, typer.Option(help="llm | mutate | mix; with --mode tests: ghostwriter | model | dir")
+    ] = None,
     selector: Annotated[
         str | None,
         typer.Option(help="dgm | fitness | tournament | greedy | best-of-n | islands | map-elites"),
@@ -229,18 +231,37 @@ def evolve(
             help="propose with a coding agent (e.g. one `godel self-improve --export` wrote), brokered",
         ),
     ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="program: evolve TASK's program | tests: evolve the tests of the project TASK ([tests] stage A/B)"
+        ),
+    ] = "program",
     as_json: JsonOpt = False,
 ) -> None:
     """Evolve the task's program: select, propose, guard, evaluate in the sandbox, archive — until a budget ends."""
     from godel.parts import storage_url
     from godel.task import load_task
 
-    task = load_task(
-        task_dir,
-        set_ or (),
-        _overrides(iterations, seed, parallel, proposer, selector, sandbox, allow_unsafe),
-    )
-    parts = _built(task, storage, executor, ray_address, agent)
+    if mode not in ("program", "tests"):
+        raise UsageError(f"--mode {mode!r}: unknown", hint="use program or tests")
+    if mode == "tests":
+        from godel.testkit import load_project, testkit_parts
+
+        extra = _overrides(iterations, seed, parallel, None, selector, sandbox, allow_unsafe)
+        if proposer is not None:
+            extra["tests"] = {"proposer": proposer}
+        task = load_project(task_dir, set_ or (), extra)
+        parts = testkit_parts(task, storage)
+        for note in parts.notes:
+            err.print(f"[yellow]note:[/] {note}", markup=True)
+    else:
+        task = load_task(
+            task_dir,
+            set_ or (),
+            _overrides(iterations, seed, parallel, proposer, selector, sandbox, allow_unsafe),
+        )
+        parts = _built(task, storage, executor, ray_address, agent)
     display = _Display(quiet=as_json)
     with parts:
         engine = parts.engine(on_progress=display.update)

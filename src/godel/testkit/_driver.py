@@ -12,7 +12,9 @@ import json, os, subprocess, sys, time
 spec = json.load(open("spec.json"))
 root = os.path.abspath("project")
 env = dict(os.environ)
-env["PYTHONPATH"] = os.pathsep.join([os.path.join(root, p) for p in spec["paths"]] + [env.get("PYTHONPATH", "")])
+# The sandbox gives this interpreter its site-packages on sys.path, not in the environment: the children need both.
+site = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+env["PYTHONPATH"] = os.pathsep.join([os.path.join(root, p) for p in spec["paths"]] + site)
 env["PYTHONDONTWRITEBYTECODE"] = "1"
 env["PYTHONHASHSEED"] = "0"
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:godel", "-x"]
