@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CALC = '''\
+CALC = """\
 def add(a, b):
     return a + b
 
@@ -35,9 +35,9 @@ class Counter:
     def bump(self, by=1):
         self.value += by
         return self.value
-'''
+"""
 
-TESTS = '''\
+TESTS = """\
 from calc import add, clamp
 
 
@@ -47,7 +47,7 @@ def test_add():
 
 def test_clamp_low():
     assert clamp(-5, 0, 10) == 0
-'''
+"""
 
 
 def write(root: Path, files: dict[str, str]) -> None:

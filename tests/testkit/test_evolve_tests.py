@@ -113,7 +113,9 @@ def test_stage_b_gates(project: Path, tmp_path: Path) -> None:
     write(
         cands,
         {
-            "1api/calc.py": CALC.replace("def add(a, b):\n    return a + b", "def add(a, b, c=0):\n    return a + b + c"),
+            "1api/calc.py": CALC.replace(
+                "def add(a, b):\n    return a + b", "def add(a, b, c=0):\n    return a + b + c"
+            ),
             "2lines/calc.py": CALC + helper,
             "3ok/calc.py": CALC.replace(
                 "    if x < low:\n        return low\n    if x > high:\n        return high\n    return x",

@@ -225,7 +225,9 @@ def best(
     )
     out.print("  " + ", ".join(f"{k}={v:.6g}" for k, v in cand.metrics.items()))
     if out_file is not None:
-        out.print(f"written to {out_file}" + (f" ({len(patch)} changed file(s) and changes.patch)" if patch else ""))
+        out.print(
+            f"written to {out_file}" + (f" ({len(patch)} changed file(s) and changes.patch)" if patch else "")
+        )
     else:
         for rel, text in cand.program.files.items():
             out.print(f"[dim]--- {rel}[/]")

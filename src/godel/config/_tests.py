@@ -28,7 +28,9 @@ class TestsConfig(Strict):
     coverage_baseline: float = Field(
         0.5, ge=0, le=1, description="Stage B: line coverage the project needs before any refactor"
     )
-    repeats: int = Field(3, ge=1, le=20, description="Stage A: runs in a row the new tests must pass (no flakes)")
+    repeats: int = Field(
+        3, ge=1, le=20, description="Stage A: runs in a row the new tests must pass (no flakes)"
+    )
     mutants: int = Field(
         24, ge=1, le=500, description="mutants of the production code the mutation score is measured on"
     )
@@ -41,7 +43,8 @@ class TestsConfig(Strict):
         "dir: the hand-written candidates in tests.candidates",
     )
     candidates: str | None = Field(
-        None, description="proposer dir: a folder whose subfolders are candidates (files laid over the project)"
+        None,
+        description="proposer dir: a folder whose subfolders are candidates (files laid over the project)",
     )
     job_seconds: float = Field(600.0, gt=0, description="wall time of one candidate's whole measurement")
     test_seconds: float = Field(120.0, gt=0, description="wall time of one pytest run inside it")

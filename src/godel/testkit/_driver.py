@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __all__ = ["DRIVER"]
 
-DRIVER = r'''
+DRIVER = r"""
 import json, os, subprocess, sys, time
 
 spec = json.load(open("spec.json"))
@@ -86,4 +86,4 @@ if rc == 0:
         score.append(with_mutant(m, [spec["tests_dir"]], "score " + m["description"]) != 0)
     report["mutation"] = {"killed": sum(score), "total": len(score)}
 os.write(3, json.dumps(report).encode())
-'''
+"""

@@ -154,7 +154,9 @@ class TestEvaluator:
         base = self.baseline
         changed = changed_files(self.seed_program.files, program.files)
         new_tests = [
-            p for p in changed if p in program.files and is_test_path(p, self.cfg.tests_dir) and p.endswith(".py")
+            p
+            for p in changed
+            if p in program.files and is_test_path(p, self.cfg.tests_dir) and p.endswith(".py")
         ]
         if program.digest() == self.seed_program.digest():
             m = base
@@ -205,7 +207,9 @@ class TestEvaluator:
         suite = GateResult(
             "suite",
             m.suite_passed,
-            "the whole suite passes" if m.suite_passed else "the suite fails: " + m.suite_output[-200:].strip(),
+            "the whole suite passes"
+            if m.suite_passed
+            else "the suite fails: " + m.suite_output[-200:].strip(),
         )
         if m is base:
             return [suite]

@@ -69,11 +69,7 @@ def changed_lines(parent: Mapping[str, str], child: Mapping[str, str]) -> int:
         diff = difflib.unified_diff(
             parent.get(path, "").splitlines(), child.get(path, "").splitlines(), lineterm="", n=0
         )
-        total += sum(
-            1
-            for line in diff
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))
-        )
+        total += sum(1 for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
     return total
 
 
@@ -88,7 +84,9 @@ def scope_gate(
         scope = GateResult(
             "scope",
             not production,
-            "only test files changed" if not production else f"production file(s) changed: {', '.join(production)}",
+            "only test files changed"
+            if not production
+            else f"production file(s) changed: {', '.join(production)}",
             {"changed": changed},
         )
     else:

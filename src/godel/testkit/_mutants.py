@@ -48,13 +48,15 @@ def _sites(tree: ast.Module) -> Iterator[tuple[ast.AST, str]]:
             yield node, "not x -> x"
         elif isinstance(node, ast.Constant) and type(node.value) in (int, bool):
             yield node, f"{node.value!r} -> {_constant(node.value)!r}"
-        elif isinstance(node, ast.Return) and node.value is not None and not (
-            isinstance(node.value, ast.Constant) and node.value.value is None
+        elif (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
         ):
             yield node, "return x -> return None"
 
 
-def _constant(value: object) -> object:
+def _constant(value: object) -> int | bool:
     if isinstance(value, bool):
         return not value
     assert isinstance(value, int)

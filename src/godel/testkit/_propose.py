@@ -18,7 +18,7 @@ from godel.sandbox import Job, Limits, Sandbox
 
 __all__ = ["DirProposer", "GhostwriterProposer", "ModelTestProposer"]
 
-_GHOSTWRITE = r'''
+_GHOSTWRITE = r"""
 import importlib, json, os, sys
 spec = json.load(open("spec.json"))
 for p in spec["paths"]:
@@ -27,7 +27,7 @@ from hypothesis.extra import ghostwriter
 module = importlib.import_module(spec["module"])
 target = getattr(module, spec["function"])
 os.write(3, ghostwriter.magic(target).encode())
-'''
+"""
 
 
 def _module_name(path: str, paths: tuple[str, ...]) -> str:
@@ -151,7 +151,9 @@ class ModelTestProposer:
         try:
             completion = self.pool.complete(request)
         except PoolError as exc:
-            return Proposal(None, self.name, error=f"model endpoint failed: {exc}", prompt=prompt, meta={"infra": True})
+            return Proposal(
+                None, self.name, error=f"model endpoint failed: {exc}", prompt=prompt, meta={"infra": True}
+            )
         found = _FENCE.search(completion.text)
         common = {
             "prompt": prompt,

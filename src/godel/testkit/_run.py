@@ -33,7 +33,9 @@ def load_project(
     any, configures the run (``[tests]``)."""
     root = Path(project_dir).resolve()
     if not root.is_dir():
-        raise TaskError(f"project folder {project_dir} does not exist", hint="pass the folder holding your package")
+        raise TaskError(
+            f"project folder {project_dir} does not exist", hint="pass the folder holding your package"
+        )
     config = load_config(root, overrides, extra)
     cfg = config.tests
     if not (root / cfg.tests_dir).is_dir():
@@ -52,7 +54,9 @@ def load_project(
             except UnicodeDecodeError:
                 continue
     if not production_files(files, cfg):
-        raise TaskError(f"no production Python files in {root}", hint="set tests.package to the package's folder")
+        raise TaskError(
+            f"no production Python files in {root}", hint="set tests.package to the package's folder"
+        )
     return Task(
         root=root,
         name=config.task.name or root.name,
@@ -104,7 +108,7 @@ def testkit_parts(task: Task, storage: str | None = None, *, sandbox: Sandbox | 
             raise ConfigError(
                 f"tests.coverage_baseline: Stage B needs {cfg.coverage_baseline:.0%} line coverage, the project has "
                 f"{base.coverage:.1%} ({base.covered}/{base.statements})",
-                hint="run Stage A first (tests.stage = \"A\") to raise it, or lower tests.coverage_baseline",
+                hint='run Stage A first (tests.stage = "A") to raise it, or lower tests.coverage_baseline',
             )
         proposer = _proposer(task, box, evaluator, roots)
     except BaseException:
@@ -133,7 +137,9 @@ def _proposer(task: Task, box: Sandbox, evaluator: TestEvaluator, roots: tuple[s
         folder = Path(cfg.candidates).expanduser()
         folder = folder if folder.is_absolute() else task.root / folder
         if not folder.is_dir():
-            raise ConfigError(f"tests.candidates: {folder} is not a folder", hint="give a folder of candidate folders")
+            raise ConfigError(
+                f"tests.candidates: {folder} is not a folder", hint="give a folder of candidate folders"
+            )
         return DirProposer(folder)
     if cfg.proposer == "model":
         return ModelTestProposer(make_llm(task.config.llm), cfg, roots, missing)
